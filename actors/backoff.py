@@ -1,0 +1,105 @@
+"""The one backoff policy: pure, used by both schedulers and by the actor system.
+
+Exponential from ``initial`` by ``factor``, multiplicative jitter of ±``jitter``, never above
+``cap``. PraisonAI's ``min(max(30, 2**n), 300)`` waits a flat 30 s for the first four retries;
+this grows from the first retry, and the default (5 s, x2, cap 300 s, ±10 %) still spreads a burst
+of agents hitting one rate-limited model API.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["RetryPolicy", "backoff_delay"]
+
+
+def _check(name: str, value: object, *, allow_inf: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}: {value!r}")
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return value
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    initial: float,
+    factor: float,
+    cap: float,
+    jitter: float,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Return the delay in seconds before retry number ``attempt`` (1-based).
+
+    The base is ``min(cap, initial * factor ** (attempt - 1))``; jitter multiplies it by a
+    uniform factor in ``[1 - jitter, 1 + jitter]`` and the result is clamped to ``[0, cap]``.
+    ``attempt < 1``, a negative or non-finite parameter, or ``jitter > 1`` raises ``ValueError``
+    (``cap`` may be ``inf`` for no cap). ``rand`` returns a float in ``[0, 1)``; inject it to
+    make the jitter deterministic.
+    """
+    if isinstance(attempt, bool) or not isinstance(attempt, int):
+        raise TypeError(f"attempt must be an int, not {type(attempt).__name__}: {attempt!r}")
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt!r}")
+    initial = _check("initial", initial)
+    factor = _check("factor", factor)
+    cap = _check("cap", cap, allow_inf=True)
+    jitter = _check("jitter", jitter)
+    if jitter > 1:
+        raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}")
+    try:
+        base = min(cap, initial * factor ** (attempt - 1))
+    except OverflowError:
+        base = cap
+    if math.isnan(base):  # 0 * inf when initial == 0 and the power overflowed to inf
+        base = 0.0
+    delay = base * (1.0 + jitter * (2.0 * rand() - 1.0)) if jitter else base
+    return min(cap, max(0.0, delay))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff parameters (seconds), validated on construction; see :func:`backoff_delay`."""
+
+    initial: float = 5.0
+    factor: float = 2.0
+    cap: float = 300.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        backoff_delay(1, initial=self.initial, factor=self.factor, cap=self.cap, jitter=self.jitter)
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Return the delay before retry number ``attempt`` (1-based) under this policy."""
+        return backoff_delay(
+            attempt, initial=self.initial, factor=self.factor, cap=self.cap, jitter=self.jitter, rand=rand
+        )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | RetryPolicy | None) -> RetryPolicy:
+        """Build a policy from a ``backoff`` config dict; missing keys keep their defaults.
+
+        An unknown key raises ``ValueError`` naming it; a bad value raises ``ValueError``.
+        """
+        if values is None:
+            return cls()
+        if isinstance(values, RetryPolicy):
+            return values
+        if not isinstance(values, Mapping):
+            raise ValueError(f"backoff must be a dict with keys initial, factor, cap, jitter; got {values!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known, key=str)
+        if unknown:
+            raise ValueError(f"unknown backoff key(s) {unknown}; accepted: {sorted(known)}")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ValueError(f"bad backoff value: {exc}") from None

@@ -1,0 +1,111 @@
+"""Scheduler configuration: validated once at construction, immutable afterwards."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from actors.backoff import RetryPolicy
+
+__all__ = ["SchedulerConfig", "local_timezone", "resolve_timezone"]
+
+log = logging.getLogger("actors")
+
+CONFIG_KEYS: Final = ("timeout", "backoff", "stop_timeout", "name", "timezone")
+
+
+@lru_cache(maxsize=1)
+def local_timezone() -> tzinfo:
+    """Return the machine's DST-aware local zone: ``$TZ``, else ``/etc/localtime``.
+
+    A fixed UTC offset would put every cron job an hour off for half the year, so the fixed
+    offset of "now" is only the last resort, and is logged.
+    """
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("TZ=%r is not a known time zone; falling back to /etc/localtime", name)
+    try:
+        with open("/etc/localtime", "rb") as fh:
+            return ZoneInfo.from_file(fh, key="localtime")
+    except (OSError, ValueError):
+        zone = datetime.now().astimezone().tzinfo
+        assert zone is not None
+        log.warning("no IANA local time zone found; cron uses the fixed offset %s", zone)
+        return zone
+
+
+def resolve_timezone(value: object) -> tzinfo:
+    """Turn a ``timezone`` config value (IANA name, tzinfo or ``None``) into a tzinfo."""
+    if value is None:
+        return local_timezone()
+    if isinstance(value, tzinfo):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+    raise ValueError(f"timezone must be an IANA name or a tzinfo, got {value!r}")
+
+
+def _seconds(name: str, value: object, *, allow_none: bool, allow_zero: bool) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"config {name!r} must be a number of seconds, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"config {name!r} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """The validated ``config`` dict of a scheduler or agent (see DESIGN.md for the keys)."""
+
+    timeout: float | None = None
+    backoff: RetryPolicy = field(default_factory=RetryPolicy)
+    stop_timeout: float = 10.0
+    name: str | None = None
+    timezone: tzinfo | None = None
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any] | SchedulerConfig | None) -> SchedulerConfig:
+        """Validate a user config; an unknown key, a bad value or an unknown zone raises ``ValueError``."""
+        if config is None:
+            return cls()
+        if isinstance(config, SchedulerConfig):
+            return config
+        if not isinstance(config, Mapping):
+            raise ValueError(f"config must be a dict, got {type(config).__name__}: {config!r}")
+        unknown = sorted((k for k in config if k not in CONFIG_KEYS), key=str)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; accepted: {list(CONFIG_KEYS)}")
+        name = config.get("name")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"config 'name' must be a non-empty str, got {name!r}")
+        stop_timeout = _seconds("stop_timeout", config.get("stop_timeout", 10.0), allow_none=False, allow_zero=True)
+        assert stop_timeout is not None
+        return cls(
+            timeout=_seconds("timeout", config.get("timeout"), allow_none=True, allow_zero=False),
+            backoff=RetryPolicy.from_mapping(config.get("backoff")),
+            stop_timeout=stop_timeout,
+            name=name,
+            timezone=resolve_timezone(config["timezone"]) if config.get("timezone") is not None else None,
+        )
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone cron schedules fire in: the configured one, else the local zone."""
+        return self.timezone if self.timezone is not None else local_timezone()

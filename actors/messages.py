@@ -1,0 +1,50 @@
+"""Public messages: frozen dataclasses that validate on construction, so a tell never
+carries a bad schedule into an actor's mailbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actors.schedule import Schedule, parse_schedule
+
+__all__ = ["GetStats", "RunNow", "Start", "Stop", "check_max_retries"]
+
+
+def check_max_retries(max_retries: object) -> int:
+    """Validate ``max_retries`` (total attempts, 1 initial + retries)."""
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+        raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}: {max_retries!r}")
+    if max_retries < 1:
+        raise ValueError(f"max_retries must be >= 1 (it counts the first attempt too), got {max_retries!r}")
+    return max_retries
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start the agent's schedule; ``max_retries`` is total attempts per execution."""
+
+    expr: str
+    max_retries: int = 3
+    run_immediately: bool = False
+    schedule: Schedule = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schedule", parse_schedule(self.expr))
+        check_max_retries(self.max_retries)
+        if not isinstance(self.run_immediately, bool):
+            raise TypeError(f"run_immediately must be a bool, got {self.run_immediately!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop the agent's schedule (it stays in the system and can be started again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunNow:
+    """Run the agent once now; skipped (and counted) if a run is already in flight."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetStats:
+    """Ask for the agent's stats dict."""

@@ -1,0 +1,161 @@
+"""The schedule grammar and next-fire computation: pure functions, no threads, no asyncio.
+
+Two clocks, on purpose. Intervals run fixed-rate on the monotonic clock (tick k is due at
+``anchor + k * seconds``, computed from k rather than accumulated, so a 20 ms interval does not
+drift after 1,000 ticks). Cron expressions are wall-clock by definition and are evaluated by
+cronsim in the configured time zone, which fires a daily ``30 2 * * *`` job once on both DST
+change days (croniter fires it twice on Europe/Berlin's fall-back day; see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Final, Literal
+
+from cronsim import CronSim, CronSimError
+
+__all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "parse_schedule", "ACCEPTED_FORMS"]
+
+ACCEPTED_FORMS: Final = (
+    "'hourly', 'daily', 'weekly' (fixed intervals from start); "
+    "'@hourly', '@daily', '@weekly' (aligned to the wall clock); "
+    "'*/N' with an optional unit s|m|h|d ('*/30m'; bare '*/N' is seconds); "
+    "a positive number of seconds ('3600', '0.25'); "
+    "'every N <unit>' ('every 5 minutes', 'every 90s'); "
+    "'cron:M H DOM MON DOW' (5 fields, wall clock, in the configured timezone)"
+)
+
+_NAMED_INTERVALS: Final = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+_CRON_ALIASES: Final = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"}
+_UNIT_SECONDS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_UNIT_WORDS: Final = {
+    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+    "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+    "d": "d", "day": "d", "days": "d",
+}
+_NUMBER: Final = r"(\d+(?:\.\d*)?|\.\d+)"
+_STAR_RE: Final = re.compile(rf"\*/\s*{_NUMBER}\s*([smhd]?)")
+_EVERY_RE: Final = re.compile(rf"every\s+(?:{_NUMBER}\s*)?([a-z]+)")
+_PLAIN_RE: Final = re.compile(r"[+]?(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
+
+
+def _error(expr: object, reason: str) -> ValueError:
+    return ValueError(f"invalid schedule {expr!r}: {reason}. Accepted forms: {ACCEPTED_FORMS}")
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalSchedule:
+    """A fixed-rate interval on the monotonic clock, counted from ``anchor`` (the start time)."""
+
+    expr: str
+    seconds: float
+    clock: Literal["monotonic"] = "monotonic"
+
+    def next_fire(self, now: float, anchor: float) -> float:
+        """Return the first due time ``anchor + k * seconds`` (k >= 1) strictly after ``now``."""
+        k = max(1, math.floor((now - anchor) / self.seconds) + 1)
+        due = anchor + k * self.seconds
+        # floor() can land one step short when now sits exactly on a grid point.
+        while due <= now:
+            k += 1
+            due = anchor + k * self.seconds
+        return due
+
+    def index_of(self, due: float, anchor: float) -> int:
+        """Return k for a due time produced by :meth:`next_fire` (for counting missed ticks)."""
+        return round((due - anchor) / self.seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class CronSchedule:
+    """A 5-field cron expression evaluated on the wall clock in ``tz`` (DST-correct)."""
+
+    expr: str
+    fields: str
+    tz: tzinfo | None = None
+    clock: Literal["wall"] = "wall"
+
+    def with_timezone(self, tz: tzinfo) -> CronSchedule:
+        """Return the same expression evaluated in ``tz``."""
+        return CronSchedule(self.expr, self.fields, tz)
+
+    def next_fire(self, now: float, anchor: float = 0.0) -> float:
+        """Return the epoch time (``time.time()`` scale) of the first fire strictly after ``now``.
+
+        ``anchor`` is unused (cron is aligned to the clock, not to the start); it keeps one
+        signature for both kinds of schedule.
+        """
+        tz = self.tz
+        if tz is None:
+            from actors.config import local_timezone
+
+            tz = local_timezone()
+        start = datetime.fromtimestamp(math.floor(now), tz)
+        for fire in CronSim(self.fields, start):
+            ts = fire.timestamp()
+            if ts > now:
+                return ts
+        raise ValueError(f"cron expression {self.expr!r} never fires")  # pragma: no cover
+
+
+Schedule = IntervalSchedule | CronSchedule
+
+
+def _positive_seconds(expr: object, value: float) -> float:
+    if not math.isfinite(value):
+        raise _error(expr, "the interval must be finite")
+    if value <= 0:
+        raise _error(expr, "the interval must be greater than zero")
+    return value
+
+
+def parse_schedule(expr: str | int | float, timezone: tzinfo | None = None) -> Schedule:
+    """Parse a schedule expression into an :class:`IntervalSchedule` or :class:`CronSchedule`.
+
+    Raises ``ValueError`` (naming the expression and listing the accepted forms) for anything
+    outside the grammar, for zero, negative, ``nan`` or ``inf`` intervals and for a cron
+    expression cronsim rejects; ``TypeError`` for a value that is neither a string nor a number.
+    ``timezone`` applies to cron forms only (``None``: the local zone, looked up when firing).
+    """
+    if isinstance(expr, bool) or not isinstance(expr, (str, int, float)):
+        raise TypeError(f"schedule must be a str (or a number of seconds), not {type(expr).__name__}: {expr!r}")
+    if not isinstance(expr, str):
+        return IntervalSchedule(str(expr), _positive_seconds(expr, float(expr)))
+    text = expr.strip().lower()
+    if not text:
+        raise _error(expr, "it is empty")
+    if text in _NAMED_INTERVALS:
+        return IntervalSchedule(expr, _NAMED_INTERVALS[text])
+    if text in _CRON_ALIASES:
+        return CronSchedule(expr, _CRON_ALIASES[text], timezone)
+    if text.startswith("cron:"):
+        fields = " ".join(expr.strip()[5:].split())
+        if len(fields.split()) != 5:
+            raise _error(expr, f"cron needs exactly 5 fields (M H DOM MON DOW), got {len(fields.split())}")
+        try:
+            CronSim(fields, datetime(2000, 1, 1))
+        except CronSimError as exc:
+            raise _error(expr, f"bad cron expression ({exc})") from None
+        return CronSchedule(expr, fields, timezone)
+    if match := _STAR_RE.fullmatch(text):
+        number, unit = match.groups()
+        return IntervalSchedule(expr, _positive_seconds(expr, float(number) * _UNIT_SECONDS[unit or "s"]))
+    if match := _EVERY_RE.fullmatch(text):
+        number, word = match.groups()
+        unit = _UNIT_WORDS.get(word)
+        if unit is None:
+            raise _error(expr, f"unknown unit {word!r} (use seconds, minutes, hours or days)")
+        return IntervalSchedule(expr, _positive_seconds(expr, float(number or 1) * _UNIT_SECONDS[unit]))
+    if text in {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}:
+        raise _error(expr, "the interval must be finite")
+    if _PLAIN_RE.fullmatch(text):
+        return IntervalSchedule(expr, _positive_seconds(expr, float(text)))
+    if text.startswith("-") and _PLAIN_RE.fullmatch(text[1:]):
+        raise _error(expr, "the interval must be greater than zero")
+    if len(text.split()) == 5:
+        raise _error(expr, "cron expressions need the 'cron:' prefix, e.g. 'cron:" + expr.strip() + "'")
+    raise _error(expr, "not a recognised form")
