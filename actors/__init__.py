@@ -1,0 +1,34 @@
+"""actorsched: run AI agents (or any callable) on schedules, each behind its own actor mailbox.
+
+Public API (see docs/ and DESIGN.md for the contract)::
+
+    from actors import AgentScheduler, AsyncAgentScheduler, parse_schedule, backoff_delay, RetryPolicy
+"""
+
+import logging
+
+from actors.backoff import RetryPolicy, backoff_delay
+from actors.messages import GetStats, RunNow, Start, Stop
+from actors.schedule import CronSchedule, IntervalSchedule, parse_schedule
+from actors.scheduler import AgentScheduler, AsyncAgentScheduler
+from bridge import CancelToken, asafe_call, safe_call
+
+logging.getLogger("actors").addHandler(logging.NullHandler())
+
+__all__ = [
+    "AgentScheduler",
+    "AsyncAgentScheduler",
+    "CancelToken",
+    "CronSchedule",
+    "GetStats",
+    "IntervalSchedule",
+    "RetryPolicy",
+    "RunNow",
+    "Start",
+    "Stop",
+    "asafe_call",
+    "backoff_delay",
+    "parse_schedule",
+    "safe_call",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,481 @@
+"""The agent actor: one agent's state machine, driven only by messages from its mailbox.
+
+Every handler runs on a dispatcher worker, one message at a time, so the stats and state here
+need no lock. Handlers never wait: they decide and dispatch. Waiting happens elsewhere: ticks,
+backoff and deadlines are timers on the agent's loop (:class:`AgentLoop`), sync attempts run
+on :class:`bridge.ThreadPool`, async attempts are tasks on the loop. Each of those reports back
+by posting a message here.
+
+Stop rule (DESIGN.md): ``Stop`` cancels the run's CancelToken at once, ends tick and backoff
+waits, and gives an in-flight attempt ``stop_timeout`` to finish. An attempt that finishes in
+time counts normally, unless the agent took a ``cancel_token`` (it saw the stop, so its run was
+interrupted). Past the deadline an async attempt is cancelled and a sync one abandoned
+(``abandoned_runs``); either way the run is a cancelled execution with no callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.agent import AgentCall, _is_async
+from actors.backoff import RetryPolicy
+from actors.config import SchedulerConfig
+from actors.loop_side import AgentLoop, LoopDriver, Tick
+from actors.schedule import Schedule
+from actors.stats import Stats
+from bridge import CancelToken, ThreadPool, safe_call
+
+__all__ = ["AgentActor", "Reply", "inside_agent"]
+
+log = logging.getLogger("actors")
+Reply = Callable[[Any], None]
+Callback = Callable[..., Any] | None
+
+#: Set while an agent's own run or callback executes: a stop() from there must not wait for
+#: itself (it would wait out stop_timeout), so it tears down in the background instead.
+inside_agent: contextvars.ContextVar[AgentActor | None] = contextvars.ContextVar("actorsched_inside", default=None)
+
+# How long a cancelled async attempt may take to unwind before it is abandoned too.
+_CANCEL_GRACE_S = 1.0
+
+
+# -- internal messages -------------------------------------------------------------------
+@dataclass(slots=True)
+class StartMsg:
+    schedule: Schedule
+    max_retries: int
+    run_immediately: bool
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class StopMsg:
+    timeout: float | None = None
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class RunNowMsg:
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class StatsMsg:
+    reply: Reply
+
+
+@dataclass(slots=True)
+class _AttemptDone:
+    run_id: int
+    attempt: int
+    outcome: str  # "ok" | "error" | "cancelled"
+    value: Any
+
+
+@dataclass(slots=True)
+class _Retry:
+    run_id: int
+
+
+@dataclass(slots=True)
+class _AttemptTimeout:
+    run_id: int
+    attempt: int
+
+
+@dataclass(slots=True)
+class _StopDeadline:
+    epoch: int
+    phase: int
+
+
+class _CallbackDone:
+    __slots__ = ()
+
+
+_CALLBACK_DONE = _CallbackDone()
+
+
+@dataclass(slots=True)
+class _Execution:
+    run_id: int
+    attempt: int = 0
+    waiting: bool = False  # in backoff between attempts
+    deadline_passed: bool = False
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+class AgentActor:
+    """State and message handlers of one scheduled agent (see the module docstring)."""
+
+    def __init__(
+        self,
+        call: AgentCall,
+        task: Any,
+        config: SchedulerConfig,
+        name: str,
+        on_success: Callback = None,
+        on_failure: Callback = None,
+    ) -> None:
+        self.call = call
+        self.task = task
+        self.config = config
+        self.name = name
+        self.policy: RetryPolicy = config.backoff
+        self.on_success = on_success
+        self.on_failure = on_failure
+        self.stats = Stats()
+        self._running = False
+        self._stopping = False
+        self._epoch = 0
+        self._run_seq = 0
+        self._schedule: Schedule | None = None
+        self._max_retries = 3
+        self._run_token = CancelToken()
+        self._execution: _Execution | None = None
+        self._pending_callbacks = 0
+        self._stop_replies: list[Reply] = []
+        self._stop_timeout = config.stop_timeout
+        self._queued_start: StartMsg | None = None
+        # Bound while a runtime serves the agent (see bind()).
+        self._post: Callable[[Any], bool] | None = None
+        self._driver: LoopDriver | None = None
+        self._loop: AgentLoop | None = None
+        self._pool: ThreadPool | None = None
+
+    # -- wiring ---------------------------------------------------------------------------
+    def bind(self, post: Callable[[Any], bool], driver: LoopDriver, agent_loop: AgentLoop, pool: ThreadPool) -> None:
+        """Attach the runtime: how to post to our mailbox, our loop, and the thread pool."""
+        self._post, self._driver, self._loop, self._pool = post, driver, agent_loop, pool
+
+    def unbind(self) -> None:
+        """Detach the runtime after a stop; the stats stay readable from any thread."""
+        self._post = self._driver = self._loop = self._pool = None
+
+    @property
+    def is_running(self) -> bool:
+        """True while the schedule is active (Start handled, Stop not yet)."""
+        return self._running
+
+    def snapshot(self) -> dict[str, Any]:
+        """The public stats dict, with ``name``, ``kind`` and ``state``."""
+        stats = self.stats.snapshot(time.monotonic(), self._running)
+        stats["name"] = self.name
+        stats["kind"] = self.call.kind
+        stats["state"] = self._state()
+        return stats
+
+    def _state(self) -> str:
+        if self._execution is not None:
+            return "backing_off" if self._execution.waiting else "running"
+        return "idle" if self._running else "stopped"
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        assert self._driver is not None
+        self._driver.call(fn, *args)
+
+    def _send(self, message: Any) -> None:
+        post = self._post
+        if post is not None:
+            post(message)
+
+    # -- dispatch -------------------------------------------------------------------------
+    def handle(self, message: Any) -> None:
+        """Handle one message (the mailbox calls this; never concurrently for one agent)."""
+        kind = type(message)
+        if kind is Tick:
+            self._on_tick(message)
+        elif kind is _AttemptDone:
+            self._on_attempt_done(message)
+        elif kind is StatsMsg:
+            message.reply(self.snapshot())
+        elif kind is _Retry:
+            self._on_retry(message)
+        elif kind is _CallbackDone:
+            self._pending_callbacks -= 1
+            self._maybe_finish_stop()
+        elif kind is StartMsg:
+            self._on_start(message)
+        elif kind is StopMsg:
+            self._on_stop(message)
+        elif kind is RunNowMsg:
+            self._on_run_now(message)
+        elif kind is _AttemptTimeout:
+            self._on_attempt_timeout(message)
+        elif kind is _StopDeadline:
+            self._on_stop_deadline(message)
+        else:
+            raise TypeError(f"agent {self.name!r} got an unknown message {message!r}")
+
+    # -- start / ticks / run-now ----------------------------------------------------------
+    def _on_start(self, msg: StartMsg) -> None:
+        if self._stopping:
+            self._queued_start = msg  # applied once the stop in progress has finished
+            return
+        if self._running:
+            if msg.reply is not None:
+                msg.reply(False)
+            return
+        assert self._loop is not None
+        self._running = True
+        self._epoch += 1
+        self._schedule, self._max_retries = msg.schedule, msg.max_retries
+        self._run_token = CancelToken()
+        anchor = time.monotonic()
+        self.stats.started(anchor)
+        self.stats.next_run_at = time.time() + (msg.schedule.next_fire(anchor, anchor) - anchor) \
+            if msg.schedule.clock == "monotonic" else msg.schedule.next_fire(time.time())
+        self._on_loop(self._loop.start_ticks, self._epoch, msg.schedule, anchor)
+        if msg.run_immediately:
+            self._begin_execution(anchor)
+        if msg.reply is not None:
+            msg.reply(True)
+
+    def _on_tick(self, tick: Tick) -> None:
+        if tick.epoch != self._epoch or not self._running:
+            return  # a tick of a previous start that was already in flight
+        self.stats.next_run_at = tick.next_wall
+        if tick.missed:
+            self.stats.skipped(tick.missed)
+        if self._execution is not None:
+            self.stats.skipped()
+            return
+        self._begin_execution(tick.due)
+
+    def _on_run_now(self, msg: RunNowMsg) -> None:
+        started = False
+        if self._execution is not None:
+            self.stats.skipped()
+        elif self._stopping or self._loop is None:
+            log.debug("agent %s: RunNow ignored while stopping or not bound", self.name)
+        else:
+            if not self._running:
+                self._run_token = CancelToken()
+            self._begin_execution(None)
+            started = True
+        if msg.reply is not None:
+            msg.reply(started)
+
+    # -- attempts -------------------------------------------------------------------------
+    def _begin_execution(self, due: float | None) -> None:
+        self._run_seq += 1
+        execution = self._execution = _Execution(self._run_seq)
+        self._start_attempt(execution, None if due is None else time.monotonic() - due)
+
+    def _start_attempt(self, ex: _Execution, lateness: float | None) -> None:
+        assert self._loop is not None and self._pool is not None
+        ex.attempt += 1
+        ex.waiting = False
+        token = self._run_token.child()
+        ex.token = token
+        self.stats.attempt_started(ex.attempt == 1, time.time(), lateness)
+        call, task, run_id, attempt = self.call, self.task, ex.run_id, ex.attempt
+        kwargs = {"cancel_token": token} if call.takes_token else {}
+        if call.is_async:
+
+            def done(outcome: str, value: Any) -> None:
+                self._send(_AttemptDone(run_id, attempt, outcome, value))
+
+            async def attempt_async() -> Any:
+                inside_agent.set(self)  # the task runs in its own copy of the context
+                return await call.func(task, **kwargs)
+
+            self._on_loop(self._loop.run_async, attempt_async, self.config.timeout, done)
+            log.debug("agent %s: attempt %d of run %d dispatched to the loop", self.name, attempt, run_id)
+            return
+
+        def run_sync() -> None:
+            marker = inside_agent.set(self)
+            try:
+                value = call.func(task, **kwargs)
+                if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+                    value = asyncio.run(_await(value))
+            except BaseException as exc:  # noqa: BLE001 - reported to the actor, never lost
+                self._send(_AttemptDone(run_id, attempt, "error", exc))
+            else:
+                self._send(_AttemptDone(run_id, attempt, "ok", value))
+            finally:
+                inside_agent.reset(marker)
+
+        self._pool.submit(run_sync)
+        if self.config.timeout is not None:
+            self._on_loop(self._loop.arm, "timeout", self.config.timeout, _AttemptTimeout(run_id, attempt))
+        log.debug("agent %s: attempt %d of run %d dispatched to a thread", self.name, attempt, run_id)
+
+    def _current(self, run_id: int, attempt: int) -> _Execution | None:
+        ex = self._execution
+        if ex is None or ex.run_id != run_id or ex.attempt != attempt or ex.waiting:
+            return None
+        return ex
+
+    def _on_attempt_done(self, msg: _AttemptDone) -> None:
+        ex = self._current(msg.run_id, msg.attempt)
+        if ex is None:
+            return  # the late result of an abandoned attempt: discarded
+        self._settle(ex, msg.outcome, msg.value)
+
+    def _on_attempt_timeout(self, msg: _AttemptTimeout) -> None:
+        ex = self._current(msg.run_id, msg.attempt)
+        if ex is None:
+            return
+        ex.token.cancel("timeout")
+        self.stats.abandoned_runs += 1
+        self._settle(ex, "error", TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
+
+    def _settle(self, ex: _Execution, outcome: str, value: Any) -> None:
+        """An attempt ended: count it, then succeed, fail, retry, or (while stopping) cancel."""
+        assert self._loop is not None
+        cancelled_token = ex.token.cancelled and self.call.takes_token
+        ex.token.detach()
+        if not self.call.is_async and self.config.timeout is not None:
+            self._on_loop(self._loop.disarm, "timeout")
+        if outcome == "error":
+            self.stats.attempt_failed(value)
+            log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
+        last = ex.attempt >= self._max_retries
+        if outcome == "cancelled" or (self._stopping and (ex.deadline_passed or cancelled_token)):
+            self._end_cancelled()
+        elif outcome == "ok":
+            self._execution = None
+            self.stats.succeeded()
+            self._callback(self.on_success, value)
+        elif last:
+            self._execution = None
+            self.stats.failed(value)
+            self._callback(self.on_failure, value)
+        elif self._stopping:
+            self._end_cancelled()  # a retry was due, but the stop wins
+        else:
+            ex.waiting = True
+            delay = self.policy.delay(ex.attempt)
+            self.stats.next_run_at = time.time() + delay
+            self._on_loop(self._loop.arm, "retry", delay, _Retry(ex.run_id))
+        self._maybe_finish_stop()
+
+    def _end_cancelled(self) -> None:
+        self._execution = None
+        self.stats.cancelled()
+
+    def _on_retry(self, msg: _Retry) -> None:
+        ex = self._execution
+        if ex is None or ex.run_id != msg.run_id or not ex.waiting or self._stopping:
+            return
+        self._start_attempt(ex, None)
+
+    def _callback(self, callback: Callback, arg: Any) -> None:
+        if callback is None:
+            return
+        assert self._loop is not None and self._pool is not None
+        self._pending_callbacks += 1
+
+        def done() -> None:
+            self._send(_CALLBACK_DONE)
+
+        if _is_async(callback):
+
+            async def call_async(value: Any) -> Any:
+                inside_agent.set(self)
+                return await callback(value)
+
+            self._on_loop(self._loop.run_callback, call_async, arg, done)
+            return
+
+        def run() -> None:
+            marker = inside_agent.set(self)
+            try:
+                safe_call(callback, arg)
+            finally:
+                inside_agent.reset(marker)
+                done()
+
+        self._pool.submit(run)
+
+    # -- stop -----------------------------------------------------------------------------
+    def _on_stop(self, msg: StopMsg) -> None:
+        if not self._running and not self._stopping and self._execution is None:
+            if msg.reply is not None:
+                msg.reply(self.snapshot())
+            return
+        if msg.reply is not None:
+            self._stop_replies.append(msg.reply)
+        if self._stopping:
+            return
+        assert self._loop is not None
+        self._stopping = True
+        self._running = False
+        self._epoch += 1
+        self._queued_start = None
+        self._stop_timeout = self.config.stop_timeout if msg.timeout is None else msg.timeout
+        self._run_token.cancel("stop")
+        self._on_loop(self._loop.disarm_all)
+        ex = self._execution
+        if ex is not None and ex.waiting:
+            self._end_cancelled()
+        if self._execution is not None or self._pending_callbacks:
+            self._on_loop(self._loop.arm, "stop", self._stop_timeout, _StopDeadline(self._epoch, 1))
+        self._maybe_finish_stop()
+
+    def _on_stop_deadline(self, msg: _StopDeadline) -> None:
+        if not self._stopping or msg.epoch != self._epoch:
+            return
+        assert self._loop is not None
+        ex = self._execution
+        if ex is not None and self.call.is_async and msg.phase == 1:
+            ex.deadline_passed = True
+            self._on_loop(self._loop.cancel_run)
+            self._on_loop(self._loop.arm, "stop", _CANCEL_GRACE_S, _StopDeadline(msg.epoch, 2))
+            return
+        if ex is not None:
+            ex.token.cancel("stop")
+            if self.call.is_async:
+                log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, _CANCEL_GRACE_S)
+            self.stats.abandoned_runs += 1
+            self._end_cancelled()
+        if self._pending_callbacks:
+            log.warning("agent %s: %d callback(s) still running at the stop deadline; not waiting",
+                        self.name, self._pending_callbacks)
+            self._pending_callbacks = 0
+        self._maybe_finish_stop()
+
+    def abandon_runtime(self) -> None:
+        """The runtime died under the agent (its loop closed without a stop): settle as stopped.
+
+        Called after the mailbox is closed, so no handler runs concurrently.
+        """
+        self._run_token.cancel("abandoned")
+        if self._execution is not None:
+            self._end_cancelled()
+        self._running = self._stopping = False
+        self._pending_callbacks = 0
+        self.stats.stopped(time.monotonic())
+        replies, self._stop_replies = self._stop_replies, []
+        final = self.snapshot()
+        for reply in replies:
+            reply(final)
+        self.unbind()
+
+    def _maybe_finish_stop(self) -> None:
+        if not self._stopping or self._execution is not None or self._pending_callbacks:
+            return
+        assert self._loop is not None
+        self._stopping = False
+        self.stats.stopped(time.monotonic())
+        self._on_loop(self._loop.close)
+        replies, self._stop_replies = self._stop_replies, []
+        final = self.snapshot()
+        for reply in replies:
+            reply(final)
+        queued, self._queued_start = self._queued_start, None
+        if queued is not None:
+            self._on_start(queued)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable

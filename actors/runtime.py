@@ -1,0 +1,154 @@
+"""Binding: the runtime resources that serve one agent actor while it is started.
+
+A binding takes a reference on the shared dispatcher (pykka workers), the shared thread pool,
+the per-loop driver (janus channel) and, for the sync scheduler, the shared loop thread; it
+gives them all back on teardown, so after the last stop no thread or task of the library is
+left. Schedulers and (later) the actor system both build on it: one runtime, two facades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from typing import Any
+
+from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
+from actors.dispatcher import Dispatcher
+from actors.loop_side import AgentLoop, LoopDriver
+from bridge import LoopThread, ThreadPool
+
+__all__ = ["Binding", "inside_agent"]
+
+log = logging.getLogger("actors")
+
+# Extra time, beyond the agent's own stop deadline, that a stopper waits for the actor's answer.
+_STOP_SLACK_S = 5.0
+
+
+class Binding:
+    """The runtime serving one agent actor between a start and the teardown after its stop."""
+
+    def __init__(self, actor: AgentActor, driver: LoopDriver, loop_thread: LoopThread | None) -> None:
+        self.actor = actor
+        self.driver = driver
+        self.loop_thread = loop_thread
+        self.dispatcher = Dispatcher.shared()
+        self.pool = ThreadPool.shared()
+        self.dispatcher.acquire()
+        self.pool.acquire()
+        self.mailbox = self.dispatcher.mailbox(actor.handle)
+        actor.bind(self.mailbox.post, driver, AgentLoop(driver.loop, self.mailbox.post), self.pool)
+        self._lock = threading.Lock()
+        self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
+        self._torn_down: concurrent.futures.Future[None] | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the agent's timers and async work run on."""
+        return self.driver.loop
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a stop was requested."""
+        return self._stopped is not None
+
+    def post(self, message: Any, urgent: bool = False) -> bool:
+        """Send a message to the actor (False if the mailbox is already closed)."""
+        return self.mailbox.post(message, urgent)
+
+    def ask_stats(self) -> concurrent.futures.Future[dict[str, Any]] | None:
+        """Ask the actor for its stats; None if the mailbox is closed (read them directly)."""
+        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        return future if self.post(StatsMsg(future.set_result)) else None
+
+    def request_stop(self, timeout: float | None) -> concurrent.futures.Future[dict[str, Any]]:
+        """Post Stop once (urgent lane); every caller gets the same future of the final stats."""
+        with self._lock:
+            if self._stopped is None:
+                self._stopped = concurrent.futures.Future()
+                if not self.post(StopMsg(timeout, self._stopped.set_result), urgent=True):
+                    self._stopped.set_result(self.actor.snapshot())
+            return self._stopped
+
+    def stop_wait_budget(self, timeout: float | None) -> float:
+        """How long a stopper may wait for the actor: its deadline, the cancel grace, and slack."""
+        return (self.actor.config.stop_timeout if timeout is None else timeout) + _STOP_SLACK_S
+
+    def _claim_teardown(self) -> concurrent.futures.Future[None] | None:
+        """Return None for the one caller that must tear down; others get the future to wait on."""
+        with self._lock:
+            if self._torn_down is not None:
+                return self._torn_down
+            self._torn_down = concurrent.futures.Future()
+            return None
+
+    def _release_local(self) -> bool:
+        """Close the mailbox and unbind; True if the loop driver must now be closed on its loop."""
+        self.mailbox.close()
+        self.actor.unbind()
+        return self.driver.release() and not self.driver.loop.is_closed()
+
+    def _release_threads(self) -> None:
+        self.dispatcher.release()
+        self.pool.release()
+        if self.loop_thread is not None:
+            self.loop_thread.release()
+        assert self._torn_down is not None
+        self._torn_down.set_result(None)
+
+    def stop_sync(self, timeout: float | None) -> dict[str, Any]:
+        """Stop and tear down from a thread that is not the agent's loop; return final stats."""
+        stopped = self.request_stop(timeout)
+        try:
+            final = stopped.result(self.stop_wait_budget(timeout))
+        except concurrent.futures.TimeoutError:
+            log.error("agent %s did not confirm its stop; releasing its runtime anyway", self.actor.name)
+            final = self.actor.snapshot()
+        waiter = self._claim_teardown()
+        if waiter is not None:
+            waiter.result()
+            return final
+        if self._release_local():
+            closing = asyncio.run_coroutine_threadsafe(self.driver.aclose(), self.driver.loop)
+            try:
+                closing.result(_STOP_SLACK_S)
+            except concurrent.futures.TimeoutError:
+                log.error("the loop of agent %s did not close its channel in time", self.actor.name)
+        self._release_threads()
+        return final
+
+    async def stop_async(self, timeout: float | None) -> dict[str, Any]:
+        """Stop and tear down from any running loop (the agent's own or another one)."""
+        stopped = self.request_stop(timeout)
+        try:
+            final = await asyncio.wait_for(asyncio.wrap_future(stopped), self.stop_wait_budget(timeout))
+        except TimeoutError:
+            log.error("agent %s did not confirm its stop; releasing its runtime anyway", self.actor.name)
+            final = self.actor.snapshot()
+        waiter = self._claim_teardown()
+        if waiter is not None:
+            await asyncio.wrap_future(waiter)
+            return final
+        if self._release_local():
+            if asyncio.get_running_loop() is self.driver.loop:
+                await self.driver.aclose()
+            else:
+                closing = asyncio.run_coroutine_threadsafe(self.driver.aclose(), self.driver.loop)
+                await asyncio.wait_for(asyncio.wrap_future(closing), _STOP_SLACK_S)
+        self._release_threads()
+        return final
+
+    def stop_in_background(self, timeout: float | None) -> None:
+        """Request the stop and tear down on a short-lived thread (for a stop from inside the agent)."""
+        self.request_stop(timeout)
+        threading.Thread(target=self.stop_sync, args=(timeout,), name="actorsched-stopper", daemon=True).start()
+
+    def abandon(self) -> None:
+        """The agent's loop is gone (closed without a stop): drop the runtime without its help."""
+        self.mailbox.close()
+        self.actor.abandon_runtime()
+        if self._claim_teardown() is None:
+            self.driver.release()
+            self._release_threads()

@@ -1,0 +1,190 @@
+"""AgentScheduler and AsyncAgentScheduler: thin facades over one agent actor.
+
+Both validate everything at construction or at ``start()`` (so a bad config or expression
+raises at the call site, never later in a thread), then post messages to the actor; the timer,
+retry and stop logic lives once, in the actor and its loop side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from actors.agent import resolve_agent
+from actors.agent_actor import AgentActor, StartMsg, inside_agent
+from actors.config import SchedulerConfig
+from actors.loop_side import LoopDriver
+from actors.messages import Start
+from actors.runtime import Binding
+from actors.schedule import CronSchedule
+from bridge import LoopThread
+
+__all__ = ["AgentScheduler", "AsyncAgentScheduler"]
+
+Callback = Callable[..., Any] | None
+
+
+class _SchedulerBase:
+    _prefer_async: ClassVar[bool]
+
+    def __init__(
+        self,
+        agent: Any,
+        task: Any,
+        config: dict[str, Any] | None = None,
+        on_success: Callback = None,
+        on_failure: Callback = None,
+    ) -> None:
+        cfg = SchedulerConfig.from_mapping(config)
+        call = resolve_agent(agent, prefer_async=self._prefer_async)
+        for label, callback in (("on_success", on_success), ("on_failure", on_failure)):
+            if callback is not None and not callable(callback):
+                raise TypeError(f"{label} must be callable or None, got {callback!r}")
+        self._actor = AgentActor(call, task, cfg, cfg.name or call.label, on_success, on_failure)
+        self._lock = threading.Lock()
+        self._binding: Binding | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running else "stopped"
+        return f"<{type(self).__name__} {self.name!r} {self._actor.call.kind} {state}>"
+
+    @property
+    def name(self) -> str:
+        """The agent's name (``config['name']``, else derived from the agent)."""
+        return self._actor.name
+
+    @property
+    def is_running(self) -> bool:
+        """True from a successful ``start()`` until ``stop()`` is called."""
+        binding = self._binding
+        return binding is not None and not binding.stop_requested
+
+    def _start_message(self, schedule_expr: str, max_retries: int, run_immediately: bool) -> StartMsg:
+        start = Start(schedule_expr, max_retries, run_immediately)  # validates: ValueError/TypeError
+        schedule = start.schedule
+        zone = self._actor.config.timezone
+        if isinstance(schedule, CronSchedule) and zone is not None:
+            schedule = schedule.with_timezone(zone)
+        return StartMsg(schedule, max_retries, run_immediately)
+
+    def _stopping_from_inside(self, binding: Binding, timeout: float | None) -> bool:
+        """A stop from the agent's own run or callback, or from its loop thread, cannot wait."""
+        if inside_agent.get() is self._actor or threading.current_thread() is getattr(
+            binding.loop_thread, "thread", None
+        ):
+            binding.stop_in_background(timeout)
+            return True
+        return False
+
+    def _forget(self, binding: Binding) -> None:
+        with self._lock:
+            if self._binding is binding:
+                self._binding = None
+
+
+class AsyncAgentScheduler(_SchedulerBase):
+    """Run an agent on a schedule from asyncio code.
+
+    Construct it anywhere (nothing is created before the first ``start()``); it binds to the
+    loop that calls ``start()`` and can be started again under a new loop after ``stop()``.
+    Async agents are awaited on that loop; sync agents run in threads, never on the loop.
+    """
+
+    _prefer_async = True
+
+    async def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
+        """Start the schedule; ``False`` if already running. Never waits for the agent.
+
+        Raises ``ValueError`` for a bad expression or ``max_retries < 1``.
+        """
+        message = self._start_message(schedule_expr, max_retries, run_immediately)
+        with self._lock:
+            old = self._binding
+            if old is not None:
+                if not old.loop.is_closed():
+                    return False
+                old.abandon()  # its loop ended without a stop: start afresh on this one
+            binding = self._binding = Binding(self._actor, LoopDriver.acquire(), None)
+        binding.post(message, urgent=True)
+        return True
+
+    async def stop(self) -> bool:
+        """Stop cooperatively (see DESIGN.md); idempotent; callable from any loop or thread."""
+        binding = self._binding
+        if binding is None:
+            return True
+        if not self._stopping_from_inside(binding, None):
+            await binding.stop_async(None)
+            self._forget(binding)
+        return True
+
+    async def get_stats(self) -> dict[str, Any]:
+        """Return the stats dict (answered even while a run is in flight)."""
+        binding = self._binding
+        future = binding.ask_stats() if binding is not None else None
+        if future is None:
+            return self._actor.snapshot()
+        return await asyncio.wrap_future(future)
+
+
+class AgentScheduler(_SchedulerBase):
+    """Run an agent on a schedule from plain sync code.
+
+    ``start()`` returns at once and the agent runs in the background: sync agents in threads,
+    async agents and async callbacks on a shared background loop thread. ``stop()`` blocks
+    until stopped. Usable as a context manager (``with`` stops on exit).
+    """
+
+    _prefer_async = False
+
+    def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
+        """Start the schedule; ``False`` if already running. Never waits for the agent.
+
+        Raises ``ValueError`` for a bad expression or ``max_retries < 1``.
+        """
+        message = self._start_message(schedule_expr, max_retries, run_immediately)
+        with self._lock:
+            if self._binding is not None:
+                return False
+            loop_thread = LoopThread.shared()
+            loop = loop_thread.acquire()
+            try:
+                driver = asyncio.run_coroutine_threadsafe(_acquire_driver(), loop).result()
+            except BaseException:
+                loop_thread.release()
+                raise
+            binding = self._binding = Binding(self._actor, driver, loop_thread)
+        binding.post(message, urgent=True)
+        return True
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop and block until stopped; ``timeout`` replaces ``stop_timeout`` for this call."""
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        binding = self._binding
+        if binding is None:
+            return True
+        if not self._stopping_from_inside(binding, timeout):
+            binding.stop_sync(timeout)
+            self._forget(binding)
+        return True
+
+    def get_stats(self) -> dict[str, Any]:
+        """Return the stats dict (answered even while a run is in flight)."""
+        binding = self._binding
+        future = binding.ask_stats() if binding is not None else None
+        if future is None:
+            return self._actor.snapshot()
+        return future.result(5.0)
+
+    def __enter__(self) -> AgentScheduler:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+async def _acquire_driver() -> LoopDriver:
+    return LoopDriver.acquire()

@@ -1,0 +1,82 @@
+"""Call user callbacks that may be sync or async, without letting them break the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = ["asafe_call", "safe_call"]
+
+log = logging.getLogger("actors")
+
+
+def _name(cb: object) -> str:
+    return getattr(cb, "__qualname__", None) or repr(cb)
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _run_to_completion(awaitable: Awaitable[Any]) -> None:
+    """Run an awaitable from sync code, leaving no loop (and no thread) behind."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_await(awaitable))
+        return
+    # This thread already runs a loop we must not re-enter: use a short-lived thread.
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(_await(awaitable))
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=run, name="actorsched-safe-call")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+
+
+def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
+    """Call ``cb(*args)`` from sync code; never raise.
+
+    A coroutine result runs to completion before this returns. An exception is logged with its
+    traceback under the ``actors`` logger and the call returns ``False``; ``True`` otherwise.
+    ``None`` is a no-op that returns ``True``.
+    """
+    if cb is None:
+        return True
+    try:
+        result = cb(*args)
+        if inspect.isawaitable(result):
+            _run_to_completion(result)
+        return True
+    except Exception:
+        log.exception("callback %s raised", _name(cb))
+        return False
+
+
+async def asafe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
+    """Call ``cb(*args)`` from a coroutine; a coroutine result is awaited on the caller's loop.
+
+    Never raises for an error in the callback (logged, returns ``False``); cancellation of the
+    calling task still propagates. ``None`` is a no-op that returns ``True``.
+    """
+    if cb is None:
+        return True
+    try:
+        result = cb(*args)
+        if inspect.isawaitable(result):
+            await result
+        return True
+    except Exception:
+        log.exception("callback %s raised", _name(cb))
+        return False
