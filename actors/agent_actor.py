@@ -250,14 +250,14 @@ class AgentActor:
         self._begin_execution(tick.due)
 
     def _on_run_now(self, msg: RunNowMsg) -> None:
+        # Only a running schedule runs now: a RunNow that a Stop overtook in the mailbox must
+        # not start a run after stop() has returned.
         started = False
-        if self._execution is not None:
+        if not self._running:
+            log.debug("agent %s: RunNow ignored, the schedule is not running", self.name)
+        elif self._execution is not None:
             self.stats.skipped()
-        elif self._stopping or self._loop is None:
-            log.debug("agent %s: RunNow ignored while stopping or not bound", self.name)
         else:
-            if not self._running:
-                self._run_token = CancelToken()
             self._begin_execution(None)
             started = True
         if msg.reply is not None:

@@ -140,11 +140,6 @@ class Binding:
         self._release_threads()
         return final
 
-    def stop_in_background(self, timeout: float | None) -> None:
-        """Request the stop and tear down on a short-lived thread (for a stop from inside the agent)."""
-        self.request_stop(timeout)
-        threading.Thread(target=self.stop_sync, args=(timeout,), name="actorsched-stopper", daemon=True).start()
-
     def abandon(self) -> None:
         """The agent's loop is gone (closed without a stop): drop the runtime without its help."""
         self.mailbox.close()

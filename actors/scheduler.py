@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from actors.agent import resolve_agent
-from actors.agent_actor import AgentActor, StartMsg, inside_agent
+from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
 from actors.config import SchedulerConfig
 from actors.loop_side import LoopDriver
 from actors.messages import Start
@@ -56,6 +56,11 @@ class _SchedulerBase:
         return self._actor.name
 
     @property
+    def kind(self) -> str:
+        """``"async"`` if the agent is awaited on a loop, ``"sync"`` if it runs in a thread."""
+        return self._actor.call.kind
+
+    @property
     def is_running(self) -> bool:
         """True from a successful ``start()`` until ``stop()`` is called."""
         binding = self._binding
@@ -71,12 +76,22 @@ class _SchedulerBase:
 
     def _stopping_from_inside(self, binding: Binding, timeout: float | None) -> bool:
         """A stop from the agent's own run or callback, or from its loop thread, cannot wait."""
-        if inside_agent.get() is self._actor or threading.current_thread() is getattr(
+        if inside_agent.get() is not self._actor and threading.current_thread() is not getattr(
             binding.loop_thread, "thread", None
         ):
-            binding.stop_in_background(timeout)
-            return True
-        return False
+            return False
+        binding.request_stop(timeout)
+
+        def stop_and_forget() -> None:
+            binding.stop_sync(timeout)
+            self._forget(binding)
+
+        threading.Thread(target=stop_and_forget, name="actorsched-stopper", daemon=True).start()
+        return True
+
+    def _run_now(self) -> bool:
+        binding = self._binding
+        return binding is not None and not binding.stop_requested and binding.post(RunNowMsg())
 
     def _forget(self, binding: Binding) -> None:
         with self._lock:
@@ -119,6 +134,13 @@ class AsyncAgentScheduler(_SchedulerBase):
             await binding.stop_async(None)
             self._forget(binding)
         return True
+
+    async def run_now(self) -> bool:
+        """Dispatch one run now, without waiting for it; ``False`` if the scheduler is not running.
+
+        A run already in flight is not stacked on: the request is counted in ``skipped_ticks``.
+        """
+        return self._run_now()
 
     async def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""
@@ -170,6 +192,13 @@ class AgentScheduler(_SchedulerBase):
             binding.stop_sync(timeout)
             self._forget(binding)
         return True
+
+    def run_now(self) -> bool:
+        """Dispatch one run now, without waiting for it; ``False`` if the scheduler is not running.
+
+        A run already in flight is not stacked on: the request is counted in ``skipped_ticks``.
+        """
+        return self._run_now()
 
     def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""

@@ -37,6 +37,7 @@ class ThreadPool:
         self._idle = 0
         self._refs = 0
         self._threads: set[threading.Thread] = set()
+        self._busy: set[threading.Thread] = set()
         self._counter = itertools.count(1)
 
     @classmethod
@@ -69,9 +70,10 @@ class ThreadPool:
             idle, self._idle = self._idle, 0
             for _ in range(idle):
                 self._tasks.put(None)
-            threads = list(self._threads)
+            # Busy threads may be stuck in an abandoned call: they exit when it returns.
+            idle_threads = self._threads - self._busy
         me = threading.current_thread()
-        for thread in threads:
+        for thread in idle_threads:
             if thread is not me:
                 thread.join(timeout)
 
@@ -88,18 +90,22 @@ class ThreadPool:
                 target=self._work, args=(task,), name=f"{self._name}-{next(self._counter)}", daemon=True
             )
             self._threads.add(thread)
+            self._busy.add(thread)  # from birth: release() must not wait on a stuck first task
         thread.start()
 
     def _work(self, task: _Task | None) -> None:
         me = threading.current_thread()
         try:
             while task is not None:
+                with self._lock:
+                    self._busy.add(me)
                 try:
                     task()
                 except BaseException:  # a task must not kill the worker silently
                     log.exception("task on %s raised", me.name)
                 task = None
                 with self._lock:
+                    self._busy.discard(me)
                     if self._refs == 0:
                         return
                     self._idle += 1
@@ -115,3 +121,4 @@ class ThreadPool:
         finally:
             with self._lock:
                 self._threads.discard(me)
+                self._busy.discard(me)
