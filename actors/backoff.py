@@ -28,6 +28,23 @@ def _check(name: str, value: object, *, allow_inf: bool = False) -> float:
     return value
 
 
+def _base(attempt: int, initial: float, factor: float, cap: float) -> float:
+    """``min(cap, initial * factor ** (attempt - 1))`` without overflow for any attempt."""
+    if initial == 0.0 or cap == 0.0:
+        return 0.0
+    try:
+        return min(cap, initial * factor ** (attempt - 1))
+    except OverflowError:  # the power, or the attempt as a float, is beyond float range
+        pass
+    if factor <= 1.0:  # only the attempt overflowed: the power is 1 or vanishes
+        return min(cap, initial) if factor == 1.0 else 0.0
+    try:
+        log_base = math.log(initial) + (attempt - 1) * math.log(factor)
+    except OverflowError:
+        return cap
+    return cap if log_base >= math.log(cap) else math.exp(log_base)
+
+
 def backoff_delay(
     attempt: int,
     *,
@@ -55,12 +72,7 @@ def backoff_delay(
     jitter = _check("jitter", jitter)
     if jitter > 1:
         raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}")
-    try:
-        base = min(cap, initial * factor ** (attempt - 1))
-    except OverflowError:
-        base = cap
-    if math.isnan(base):  # 0 * inf when initial == 0 and the power overflowed to inf
-        base = 0.0
+    base = _base(attempt, initial, factor, cap)
     delay = base * (1.0 + jitter * (2.0 * rand() - 1.0)) if jitter else base
     return min(cap, max(0.0, delay))
 
@@ -76,6 +88,8 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         backoff_delay(1, initial=self.initial, factor=self.factor, cap=self.cap, jitter=self.jitter)
+        for name in ("initial", "factor", "cap", "jitter"):  # 60 -> 60.0, so equal policies compare equal
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Return the delay before retry number ``attempt`` (1-based) under this policy."""

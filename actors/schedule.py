@@ -37,7 +37,7 @@ _UNIT_WORDS: Final = {
     "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
     "d": "d", "day": "d", "days": "d",
 }
-_NUMBER: Final = r"(\d+(?:\.\d*)?|\.\d+)"
+_NUMBER: Final = r"((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)"
 _STAR_RE: Final = re.compile(rf"\*/\s*{_NUMBER}\s*([smhd]?)")
 _EVERY_RE: Final = re.compile(rf"every\s+(?:{_NUMBER}\s*)?([a-z]+)")
 _PLAIN_RE: Final = re.compile(r"[+]?(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
@@ -59,10 +59,10 @@ class IntervalSchedule:
         """Return the first due time ``anchor + k * seconds`` (k >= 1) strictly after ``now``."""
         k = max(1, math.floor((now - anchor) / self.seconds) + 1)
         due = anchor + k * self.seconds
-        # floor() can land one step short when now sits exactly on a grid point.
-        while due <= now:
-            k += 1
-            due = anchor + k * self.seconds
+        if due <= now:  # floor() landed one step short: now sits exactly on a grid point
+            due = anchor + (k + 1) * self.seconds
+        if due <= now:  # an interval below float resolution at this distance from anchor
+            due = math.nextafter(now, math.inf)
         return due
 
     def index_of(self, due: float, anchor: float) -> int:
