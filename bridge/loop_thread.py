@@ -102,6 +102,7 @@ class LoopThread:
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())  # to_thread()'s threads
         finally:
             asyncio.set_event_loop(None)
             loop.close()

@@ -15,6 +15,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 __all__ = ["ThreadPool"]
@@ -38,6 +39,8 @@ class ThreadPool:
         self._refs = 0
         self._threads: set[threading.Thread] = set()
         self._busy: set[threading.Thread] = set()
+        self._retired: list[threading.Thread] = []
+        self._retiring = threading.Condition(self._lock)
         self._counter = itertools.count(1)
 
     @classmethod
@@ -60,7 +63,11 @@ class ThreadPool:
             self._refs += 1
 
     def release(self, timeout: float = 1.0) -> None:
-        """Drop a reference; the last one ends idle threads now and busy ones when their call returns."""
+        """Drop a reference; the last one ends idle threads now and busy ones when their call returns.
+
+        Only the threads that take a retire signal are joined: a thread busy in an abandoned
+        call (even one just handed a task while idle) is never waited for.
+        """
         with self._lock:
             if self._refs == 0:
                 return
@@ -70,12 +77,14 @@ class ThreadPool:
             idle, self._idle = self._idle, 0
             for _ in range(idle):
                 self._tasks.put(None)
-            # Busy threads may be stuck in an abandoned call: they exit when it returns.
-            idle_threads = self._threads - self._busy
+            deadline = time.monotonic() + timeout
+            while len(self._retired) < idle and self._retiring.wait(max(0.0, deadline - time.monotonic())):
+                pass
+            retired, self._retired = self._retired, []
         me = threading.current_thread()
-        for thread in idle_threads:
+        for thread in retired:
             if thread is not me:
-                thread.join(timeout)
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def submit(self, task: _Task) -> None:
         """Run ``task()`` on an idle thread, or on a new one if none is idle; never blocks."""
@@ -103,7 +112,6 @@ class ThreadPool:
                     task()
                 except BaseException:  # a task must not kill the worker silently
                     log.exception("task on %s raised", me.name)
-                task = None
                 with self._lock:
                     self._busy.discard(me)
                     if self._refs == 0:
@@ -118,6 +126,9 @@ class ThreadPool:
                         except queue.Empty:
                             self._idle -= 1
                             return
+            with self._lock:  # took a retire signal from release()
+                self._retired.append(me)
+                self._retiring.notify_all()
         finally:
             with self._lock:
                 self._threads.discard(me)
