@@ -2,20 +2,29 @@
 
 Public API (see docs/ and DESIGN.md for the contract)::
 
-    from actors import AgentScheduler, AsyncAgentScheduler, parse_schedule, backoff_delay, RetryPolicy
+    from actors import (AgentScheduler, AsyncAgentScheduler, ActorSystem, AgentRef, AgentPool,
+                        Start, Stop, RunNow, GetStats, AgentDeadError, parse_schedule, backoff_delay,
+                        RetryPolicy, safe_call, asafe_call)
 """
 
 import logging
 
 from actors.backoff import RetryPolicy, backoff_delay
+from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
+from actors.ref import AgentPool, AgentRef
 from actors.schedule import CronSchedule, IntervalSchedule, parse_schedule
 from actors.scheduler import AgentScheduler, AsyncAgentScheduler
+from actors.system import ActorSystem
 from bridge import CancelToken, asafe_call, safe_call
 
 logging.getLogger("actors").addHandler(logging.NullHandler())
 
 __all__ = [
+    "ActorSystem",
+    "AgentDeadError",
+    "AgentPool",
+    "AgentRef",
     "AgentScheduler",
     "AsyncAgentScheduler",
     "CancelToken",

@@ -30,6 +30,7 @@ from actors.config import SchedulerConfig
 from actors.loop_side import AgentLoop, LoopDriver, Tick
 from actors.schedule import Schedule
 from actors.stats import Stats
+from actors.supervision import RestartLimiter
 from bridge import CancelToken, ThreadPool, safe_call
 
 __all__ = ["AgentActor", "Reply", "inside_agent"]
@@ -96,6 +97,13 @@ class _StopDeadline:
     phase: int
 
 
+@dataclass(slots=True)
+class InjectFault:
+    """Make the actor's own code raise ``error`` (to exercise supervision in tests and drills)."""
+
+    error: BaseException
+
+
 class _CallbackDone:
     __slots__ = ()
 
@@ -123,6 +131,7 @@ class AgentActor:
         name: str,
         on_success: Callback = None,
         on_failure: Callback = None,
+        limiter: RestartLimiter | None = None,
     ) -> None:
         self.call = call
         self.task = task
@@ -132,6 +141,10 @@ class AgentActor:
         self.on_success = on_success
         self.on_failure = on_failure
         self.stats = Stats()
+        self.limiter = limiter if limiter is not None else RestartLimiter()
+        #: Called (on the worker) once supervision gives up on the actor.
+        self.on_dead: Callable[[AgentActor], None] | None = None
+        self.dead = False
         self._running = False
         self._stopping = False
         self._epoch = 0
@@ -211,6 +224,8 @@ class AgentActor:
             self._on_attempt_timeout(message)
         elif kind is _StopDeadline:
             self._on_stop_deadline(message)
+        elif kind is InjectFault:
+            raise message.error
         else:
             raise TypeError(f"agent {self.name!r} got an unknown message {message!r}")
 
@@ -444,6 +459,55 @@ class AgentActor:
             self._pending_callbacks = 0
         self._maybe_finish_stop()
 
+    # -- supervision ----------------------------------------------------------------------
+    def crashed(self, message: Any, error: BaseException) -> None:
+        """A handler raised (a bug in the actor, not an agent failure): restart or give up.
+
+        Runs on the worker, in the mailbox's order, like any handler. A restart settles what
+        was in flight as cancelled (its late result is discarded as stale) and starts the same
+        schedule again with the same stats; past the limiter's budget the agent is stopped and
+        dead.
+        """
+        log.error("agent %s: actor crashed handling %s", self.name, type(message).__name__, exc_info=error)
+        self.stats.last_error = repr(error)
+        allowed = self.limiter.allow(time.monotonic())
+        schedule, max_retries, was_running = self._schedule, self._max_retries, self._running
+        self._reset_transient()
+        if not allowed:
+            log.error("agent %s: %d crashes within %.0fs, giving up: the agent is stopped and dead",
+                      self.name, self.limiter.max_restarts + 1, self.limiter.window)
+            self._stopping = False
+            self.stats.stopped(time.monotonic())
+            self.dead = True
+            self._reply_stopped()
+            if self.on_dead is not None:
+                self.on_dead(self)
+            return
+        self.stats.restarts += 1
+        if self._stopping:
+            self._maybe_finish_stop()
+        elif was_running and schedule is not None:
+            self._on_start(StartMsg(schedule, max_retries, False))
+
+    def _reset_transient(self) -> None:
+        """Forget everything in flight: timers, the attempt (counted cancelled), the token."""
+        self._run_token.cancel("restart")
+        if self._loop is not None:
+            self._on_loop(self._loop.close)
+        ex = self._execution
+        if ex is not None:
+            if not ex.waiting and not self.call.is_async:
+                self.stats.abandoned_runs += 1
+            self._end_cancelled()
+        self._running = False
+        self._epoch += 1
+
+    def _reply_stopped(self) -> None:
+        replies, self._stop_replies = self._stop_replies, []
+        final = self.snapshot()
+        for reply in replies:
+            reply(final)
+
     def abandon_runtime(self) -> None:
         """The runtime died under the agent (its loop closed without a stop): settle as stopped.
 
@@ -455,10 +519,7 @@ class AgentActor:
         self._running = self._stopping = False
         self._pending_callbacks = 0
         self.stats.stopped(time.monotonic())
-        replies, self._stop_replies = self._stop_replies, []
-        final = self.snapshot()
-        for reply in replies:
-            reply(final)
+        self._reply_stopped()
         self.unbind()
 
     def _maybe_finish_stop(self) -> None:
@@ -468,10 +529,7 @@ class AgentActor:
         self._stopping = False
         self.stats.stopped(time.monotonic())
         self._on_loop(self._loop.close)
-        replies, self._stop_replies = self._stop_replies, []
-        final = self.snapshot()
-        for reply in replies:
-            reply(final)
+        self._reply_stopped()
         queued, self._queued_start = self._queued_start, None
         if queued is not None:
             self._on_start(queued)

@@ -63,6 +63,14 @@ class LoopDriver:
             driver._refs += 1
             return driver
 
+    def retain(self) -> LoopDriver:
+        """Take one more reference from any thread (the caller already holds one)."""
+        with self._registry_lock:
+            if self._refs <= 0:
+                raise RuntimeError("LoopDriver.retain() needs a live reference")
+            self._refs += 1
+        return self
+
     def release(self) -> bool:
         """Drop a reference (any thread); True if it was the last and the driver must be closed."""
         with self._registry_lock:

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
@@ -31,6 +32,8 @@ class Binding:
     """The runtime serving one agent actor between a start and the teardown after its stop."""
 
     def __init__(self, actor: AgentActor, driver: LoopDriver, loop_thread: LoopThread | None) -> None:
+        """Take a reference on every shared resource; ``driver`` (and ``loop_thread``) must
+        already carry one reference for this binding, which teardown gives back."""
         self.actor = actor
         self.driver = driver
         self.loop_thread = loop_thread
@@ -38,11 +41,19 @@ class Binding:
         self.pool = ThreadPool.shared()
         self.dispatcher.acquire()
         self.pool.acquire()
-        self.mailbox = self.dispatcher.mailbox(actor.handle)
+        self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed)
         actor.bind(self.mailbox.post, driver, AgentLoop(driver.loop, self.mailbox.post), self.pool)
+        actor.on_dead = self._on_dead
+        #: Called (on a dispatcher worker) when supervision gives up on the agent.
+        self.dead_listener: Callable[[AgentActor], None] | None = None
         self._lock = threading.Lock()
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
         self._torn_down: concurrent.futures.Future[None] | None = None
+
+    def _on_dead(self, actor: AgentActor) -> None:
+        self.mailbox.close()
+        if self.dead_listener is not None:
+            self.dead_listener(actor)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -106,10 +117,15 @@ class Binding:
         except concurrent.futures.TimeoutError:
             log.error("agent %s did not confirm its stop; releasing its runtime anyway", self.actor.name)
             final = self.actor.snapshot()
+        self.teardown_sync()
+        return final
+
+    def teardown_sync(self) -> None:
+        """Give back every resource (after the stop), from any thread but the agent's loop."""
         waiter = self._claim_teardown()
         if waiter is not None:
             waiter.result()
-            return final
+            return
         if self._release_local():
             closing = asyncio.run_coroutine_threadsafe(self.driver.aclose(), self.driver.loop)
             try:
@@ -117,7 +133,6 @@ class Binding:
             except concurrent.futures.TimeoutError:
                 log.error("the loop of agent %s did not close its channel in time", self.actor.name)
         self._release_threads()
-        return final
 
     async def stop_async(self, timeout: float | None) -> dict[str, Any]:
         """Stop and tear down from any running loop (the agent's own or another one)."""
@@ -127,18 +142,18 @@ class Binding:
         except TimeoutError:
             log.error("agent %s did not confirm its stop; releasing its runtime anyway", self.actor.name)
             final = self.actor.snapshot()
+        await self.teardown_async()
+        return final
+
+    async def teardown_async(self) -> None:
+        """Give back every resource (after the stop), from any running loop."""
         waiter = self._claim_teardown()
         if waiter is not None:
             await asyncio.wrap_future(waiter)
-            return final
+            return
         if self._release_local():
-            if asyncio.get_running_loop() is self.driver.loop:
-                await self.driver.aclose()
-            else:
-                closing = asyncio.run_coroutine_threadsafe(self.driver.aclose(), self.driver.loop)
-                await asyncio.wait_for(asyncio.wrap_future(closing), _STOP_SLACK_S)
+            await close_driver(self.driver)
         self._release_threads()
-        return final
 
     def abandon(self) -> None:
         """The agent's loop is gone (closed without a stop): drop the runtime without its help."""
@@ -147,3 +162,12 @@ class Binding:
         if self._claim_teardown() is None:
             self.driver.release()
             self._release_threads()
+
+
+async def close_driver(driver: LoopDriver) -> None:
+    """Close a loop driver's channel from any running loop (its own or another)."""
+    if asyncio.get_running_loop() is driver.loop:
+        await driver.aclose()
+    else:
+        closing = asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop)
+        await asyncio.wait_for(asyncio.wrap_future(closing), _STOP_SLACK_S)

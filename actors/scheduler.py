@@ -64,7 +64,7 @@ class _SchedulerBase:
     def is_running(self) -> bool:
         """True from a successful ``start()`` until ``stop()`` is called."""
         binding = self._binding
-        return binding is not None and not binding.stop_requested
+        return binding is not None and not binding.stop_requested and not self._actor.dead
 
     def _start_message(self, schedule_expr: str, max_retries: int, run_immediately: bool) -> StartMsg:
         start = Start(schedule_expr, max_retries, run_immediately)  # validates: ValueError/TypeError

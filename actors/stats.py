@@ -26,6 +26,7 @@ class Stats:
     retries: int = 0
     skipped_ticks: int = 0
     abandoned_runs: int = 0
+    restarts: int = 0
     last_run_at: float | None = None
     next_run_at: float | None = None
     last_error: str | None = None
@@ -110,6 +111,7 @@ class Stats:
             "retries": self.retries,
             "skipped_ticks": self.skipped_ticks,
             "abandoned_runs": self.abandoned_runs,
+            "restarts": self.restarts,
             "last_run_at": self.last_run_at,
             "next_run_at": self.next_run_at if is_running else None,
             "last_error": self.last_error,

@@ -1,0 +1,233 @@
+"""AgentRef and AgentPool: how users talk to agents in an ActorSystem.
+
+``tell`` posts and returns (never blocks on an agent); ``ask`` posts with a reply slot and waits
+for the answer. Public messages are translated here into the actor's internal ones; Start and
+Stop use the mailbox's urgent lane, so a Stop overtakes queued ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from actors.agent_actor import RunNowMsg, StartMsg, StatsMsg, StopMsg
+from actors.errors import AgentDeadError
+from actors.messages import GetStats, RunNow, Start, Stop
+from actors.runtime import Binding
+from actors.schedule import CronSchedule
+
+if TYPE_CHECKING:
+    from actors.system import ActorSystem
+
+__all__ = ["AgentPool", "AgentRef", "Message"]
+
+log = logging.getLogger("actors")
+Message = Start | Stop | RunNow | GetStats
+
+# Counters summed across a pool; success_rate and lateness are combined separately.
+_SUMMED = ("total_executions", "successful_executions", "failed_executions", "cancelled_executions",
+           "total_attempts", "retries", "skipped_ticks", "abandoned_runs", "restarts")
+
+
+def _internal(binding: Binding, message: Message, reply: Callable[[Any], None] | None) -> tuple[Any, bool]:
+    """Translate a public message; return (internal message, urgent)."""
+    if isinstance(message, Start):
+        schedule = message.schedule
+        zone = binding.actor.config.timezone
+        if isinstance(schedule, CronSchedule) and zone is not None:
+            schedule = schedule.with_timezone(zone)
+        return StartMsg(schedule, message.max_retries, message.run_immediately, reply), True
+    if isinstance(message, Stop):
+        return StopMsg(None, reply), True
+    if isinstance(message, RunNow):
+        return RunNowMsg(reply), False
+    if isinstance(message, GetStats):
+        return StatsMsg(reply if reply is not None else _ignore), False
+    raise TypeError(f"not an actorsched message (Start, Stop, RunNow, GetStats): {message!r}")
+
+
+def _ignore(_: Any) -> None:
+    return None
+
+
+class AgentRef:
+    """A handle to one agent in an :class:`ActorSystem`; safe to use from any thread or loop."""
+
+    __slots__ = ("_name", "_system", "_binding", "_pending", "__weakref__")
+
+    def __init__(self, name: str, system: ActorSystem, binding: Binding) -> None:
+        self._name = name
+        self._system = system
+        self._binding: Binding | None = binding
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"<AgentRef {self._name!r} {'alive' if self.is_alive else 'dead'}>"
+
+    @property
+    def name(self) -> str:
+        """The agent's unique name in its system."""
+        return self._name
+
+    @property
+    def is_alive(self) -> bool:
+        """False once the system shut down or supervision gave up on the agent."""
+        binding = self._binding
+        return binding is not None and not binding.actor.dead and not binding.mailbox.closed
+
+    def tell(self, message: Message) -> None:
+        """Send ``message`` without waiting. To a dead agent it is a counted, logged dead letter."""
+        binding = self._binding
+        if binding is None or not self.is_alive:
+            _internal_check(message)
+            self._system._dead_letter(self._name, message)
+            return
+        internal, urgent = _internal(binding, message, None)
+        if not binding.post(internal, urgent):
+            self._system._dead_letter(self._name, message)
+
+    def ask_future(self, message: Message) -> concurrent.futures.Future[Any]:
+        """Send ``message`` and return a future of the answer; raises AgentDeadError if dead."""
+        binding = self._binding
+        if binding is None or not self.is_alive:
+            _internal_check(message)
+            raise AgentDeadError(f"agent {self._name!r} is dead")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        internal, urgent = _internal(binding, message, future.set_result)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        if not binding.post(internal, urgent):
+            self._fail_pending()
+        return future
+
+    def ask(self, message: Message, timeout: float | None = None) -> Any:
+        """Send ``message`` and wait for the answer.
+
+        ``Start`` -> ``True``/``False`` (already running); ``Stop`` -> final stats once stopped;
+        ``GetStats`` -> the stats dict; ``RunNow`` -> whether a run started. Raises
+        ``AgentDeadError`` at once for a dead agent and ``TimeoutError`` after ``timeout``. From
+        the event loop that runs the agent use :meth:`ask_async`: blocking that loop would
+        stall the very agent being asked.
+        """
+        binding = self._binding
+        if binding is not None and _running_loop() is binding.loop:
+            raise RuntimeError("ref.ask() would block the event loop this agent runs on; use await ref.ask_async()")
+        return self.ask_future(message).result(timeout)
+
+    async def ask_async(self, message: Message, timeout: float | None = None) -> Any:
+        """:meth:`ask` for asyncio callers: awaits without blocking the loop."""
+        return await asyncio.wait_for(asyncio.wrap_future(self.ask_future(message)), timeout)
+
+    def stats(self, timeout: float | None = 5.0) -> dict[str, Any]:
+        """The agent's stats; a dead agent's last stats (no AgentDeadError)."""
+        binding = self._binding
+        if binding is None or not self.is_alive:
+            return self._system._last_stats(self._name, binding)
+        return dict(self.ask(GetStats(), timeout))
+
+    # -- called by the system --------------------------------------------------------------
+    def _kill(self) -> Binding | None:
+        binding, self._binding = self._binding, None
+        self._fail_pending()
+        return binding
+
+    def _fail_pending(self) -> None:
+        for future in list(self._pending):
+            if not future.done():
+                try:
+                    future.set_exception(AgentDeadError(f"agent {self._name!r} died before answering"))
+                except concurrent.futures.InvalidStateError:
+                    pass
+
+
+def _internal_check(message: object) -> None:
+    if not isinstance(message, (Start, Stop, RunNow, GetStats)):
+        raise TypeError(f"not an actorsched message (Start, Stop, RunNow, GetStats): {message!r}")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class AgentPool:
+    """A group of agents (sync and async mixed) addressed together."""
+
+    def __init__(self, refs: Sequence[AgentRef]) -> None:
+        self._refs = list(refs)
+
+    def __repr__(self) -> str:
+        return f"<AgentPool {[r.name for r in self._refs]}>"
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __iter__(self) -> Iterator[AgentRef]:
+        return iter(self._refs)
+
+    @property
+    def refs(self) -> list[AgentRef]:
+        """The members' refs, in spawn order."""
+        return list(self._refs)
+
+    def tell(self, message: Message) -> None:
+        """Tell every member."""
+        for ref in self._refs:
+            ref.tell(message)
+
+    def ask(self, message: Message, timeout: float | None = None) -> dict[str, Any]:
+        """Ask every member at once; return ``{name: answer}`` (an exception for a dead member)."""
+        futures = {ref.name: _future_or_error(ref, message) for ref in self._refs}
+        done, _ = concurrent.futures.wait([f for f in futures.values()], timeout)
+        return {name: _answer(future) for name, future in futures.items()}
+
+    async def ask_async(self, message: Message, timeout: float | None = None) -> dict[str, Any]:
+        """:meth:`ask` for asyncio callers."""
+        futures = {ref.name: _future_or_error(ref, message) for ref in self._refs}
+        if futures:
+            await asyncio.wait([asyncio.wrap_future(f) for f in futures.values()], timeout=timeout)
+        return {name: _answer(future) for name, future in futures.items()}
+
+    def stats(self, timeout: float | None = 5.0) -> dict[str, Any]:
+        """``{"agents": {name: stats}, "total": {...}}``: sums, overall success rate, worst lateness."""
+        return _summarise({ref.name: ref.stats(timeout) for ref in self._refs})
+
+    async def astats(self, timeout: float | None = 5.0) -> dict[str, Any]:
+        """:meth:`stats` for asyncio callers."""
+        answers = await self.ask_async(GetStats(), timeout)
+        return _summarise({
+            ref.name: answers[ref.name] if isinstance(answers[ref.name], dict) else ref.stats()
+            for ref in self._refs
+        })
+
+
+def _future_or_error(ref: AgentRef, message: Message) -> concurrent.futures.Future[Any]:
+    try:
+        return ref.ask_future(message)
+    except AgentDeadError as exc:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_exception(exc)
+        return future
+
+
+def _answer(future: concurrent.futures.Future[Any]) -> Any:
+    if not future.done():
+        return TimeoutError("no answer in time")
+    error = future.exception()
+    return error if error is not None else future.result()
+
+
+def _summarise(agents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {key: sum(s.get(key, 0) for s in agents.values()) for key in _SUMMED}
+    finished = total["total_executions"]
+    total["success_rate"] = 100.0 * total["successful_executions"] / finished if finished else 0.0
+    lateness = [s["last_lateness_ms"] for s in agents.values() if s.get("last_lateness_ms") is not None]
+    total["worst_lateness_ms"] = max(lateness) if lateness else None
+    total["agents"] = len(agents)
+    total["running"] = sum(1 for s in agents.values() if s.get("is_running"))
+    return {"agents": agents, "total": total}

@@ -1,0 +1,269 @@
+"""ActorSystem: agents as actors you send messages to, on the same runtime as the schedulers.
+
+Nothing starts before the first ``spawn``. A plain system (or ``with``) runs async agents on
+the shared background loop thread and prefers an agent's sync entry point; a system entered
+with ``async with`` binds to the running loop and prefers the async one. Every agent gets its
+own :class:`Binding` (mailbox, loop timers, thread pool), exactly as a scheduler does; the
+system only names them, supervises them and shuts them down together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from actors.agent import AgentCall, resolve_agent
+from actors.agent_actor import AgentActor
+from actors.config import SchedulerConfig
+from actors.loop_side import LoopDriver
+from actors.ref import AgentPool, AgentRef, Message
+from actors.runtime import Binding, close_driver
+from actors.supervision import RestartLimiter
+from bridge import LoopThread
+
+__all__ = ["ActorSystem"]
+
+log = logging.getLogger("actors")
+Callback = Callable[..., Any] | None
+SYSTEM_KEYS = ("max_restarts", "restart_window")
+# Beyond an agent's stop deadline: the 1 s cancel grace of an async attempt, plus slack.
+_SHUTDOWN_SLACK_S = 2.0
+
+
+class ActorSystem:
+    """A registry of named agent actors with supervision, pools and one shutdown.
+
+    ``config`` keys: ``max_restarts`` (default 3) actor crashes forgiven per
+    ``restart_window`` seconds (default 60) before an agent is stopped and dead.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        config = dict(config or {})
+        unknown = sorted(k for k in config if k not in SYSTEM_KEYS)
+        if unknown:
+            raise ValueError(f"unknown system config key(s) {unknown}; accepted: {list(SYSTEM_KEYS)}")
+        self._limits = (config.get("max_restarts", 3), config.get("restart_window", 60.0))
+        RestartLimiter(*self._limits)  # validate now, not at the first crash
+        self._lock = threading.RLock()
+        self._refs: dict[str, AgentRef] = {}
+        self._final: dict[str, dict[str, Any]] = {}
+        self._dead_letters = 0
+        self._driver: LoopDriver | None = None
+        self._loop_thread: LoopThread | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._seq = itertools.count(1)
+
+    def __repr__(self) -> str:
+        mode = "async" if self._async_loop is not None else "sync"
+        return f"<ActorSystem {mode} agents={len(self._refs)} dead_letters={self._dead_letters}>"
+
+    # -- registry -------------------------------------------------------------------------
+    @property
+    def dead_letters(self) -> int:
+        """Messages told to dead agents (each is also logged at WARNING)."""
+        return self._dead_letters
+
+    def get(self, name: str) -> AgentRef | None:
+        """The agent named ``name``, or None."""
+        return self._refs.get(name)
+
+    def agents(self) -> list[str]:
+        """Names of the agents in the system, in spawn order."""
+        return list(self._refs)
+
+    def spawn(
+        self,
+        agent: Any,
+        task: Any,
+        name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        on_success: Callback = None,
+        on_failure: Callback = None,
+    ) -> AgentRef:
+        """Add an agent (idle until it is sent ``Start``) and return its ref.
+
+        ``name`` must be unique (``ValueError`` on a duplicate); without one, a name is made
+        from ``config["name"]`` or the agent. ``config`` is the scheduler config (DESIGN.md).
+        """
+        cfg = SchedulerConfig.from_mapping(config)
+        call = resolve_agent(agent, prefer_async=self._async_loop is not None)
+        _check_callbacks(on_success, on_failure)
+        with self._lock:
+            name = self._claim_name(name if name is not None else cfg.name, call)
+            driver = self._runtime()
+            loop_thread = self._loop_thread
+            if loop_thread is not None:
+                loop_thread.acquire()
+            actor = AgentActor(call, task, cfg, name, on_success, on_failure, RestartLimiter(*self._limits))
+            binding = Binding(actor, driver.retain(), loop_thread)
+            binding.dead_listener = self._on_dead
+            ref = self._refs[name] = AgentRef(name, self, binding)
+        log.debug("spawned agent %s (%s)", name, call.kind)
+        return ref
+
+    def pool(
+        self,
+        agents: Iterable[Any],
+        task: Any,
+        config: Mapping[str, Any] | None = None,
+        on_success: Callback = None,
+        on_failure: Callback = None,
+    ) -> AgentPool:
+        """Spawn every agent (sync and async may mix) with generated names; return the pool."""
+        agents = list(agents)
+        if config is not None and "name" in config:
+            raise ValueError("pool members get generated names; drop 'name' from the config")
+        for agent in agents:  # validate them all before spawning any
+            resolve_agent(agent, prefer_async=self._async_loop is not None)
+        return AgentPool([self.spawn(a, task, None, config, on_success, on_failure) for a in agents])
+
+    def _claim_name(self, name: str | None, call: AgentCall) -> str:
+        if name is None:
+            base = re.sub(r"[^A-Za-z0-9_.-]+", "", call.label.split(".")[0]) or "agent"
+            while True:
+                name = f"{base}-{next(self._seq)}"
+                if name not in self._refs:
+                    return name
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"agent name must be a non-empty str, got {name!r}")
+        if name in self._refs:
+            raise ValueError(f"an agent named {name!r} already exists in this system")
+        return name
+
+    def _runtime(self) -> LoopDriver:
+        """The loop driver the agents bind to, created at the first spawn."""
+        if self._driver is not None:
+            return self._driver
+        if self._async_loop is not None:
+            loop = self._async_loop
+            if _running_loop() is loop:
+                self._driver = LoopDriver.acquire()
+            else:
+                self._driver = asyncio.run_coroutine_threadsafe(_acquire_driver(), loop).result(5.0)
+        else:
+            loop_thread = LoopThread.shared()
+            loop = loop_thread.acquire()
+            try:
+                self._driver = asyncio.run_coroutine_threadsafe(_acquire_driver(), loop).result(5.0)
+            except BaseException:
+                loop_thread.release()
+                raise
+            self._loop_thread = loop_thread
+        return self._driver
+
+    # -- dead agents ----------------------------------------------------------------------
+    def _dead_letter(self, name: str, message: Message) -> None:
+        with self._lock:
+            self._dead_letters += 1
+        log.warning("dead letter: %r to dead agent %r", message, name)
+
+    def _on_dead(self, actor: AgentActor) -> None:
+        log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
+
+    def _last_stats(self, name: str, binding: Binding | None) -> dict[str, Any]:
+        if binding is not None:
+            return binding.actor.snapshot()
+        return dict(self._final.get(name, {}))
+
+    # -- shutdown -------------------------------------------------------------------------
+    def _begin_shutdown(self, timeout: float) -> list[tuple[str, Binding, concurrent.futures.Future[Any]]]:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        with self._lock:
+            refs, self._refs = self._refs, {}
+        stopping = []
+        for name, ref in refs.items():
+            binding = ref._kill()
+            if binding is not None:
+                stop_timeout = min(binding.actor.config.stop_timeout, timeout)
+                stopping.append((name, binding, binding.request_stop(stop_timeout)))
+        return stopping
+
+    def _collect(self, stopping: list[tuple[str, Binding, concurrent.futures.Future[Any]]]) -> dict[str, Any]:
+        final = {}
+        for name, binding, future in stopping:
+            final[name] = future.result() if future.done() else binding.actor.snapshot()
+        self._final.update(final)
+        return final
+
+    def _detach_runtime(self) -> tuple[LoopDriver | None, LoopThread | None]:
+        with self._lock:
+            driver, loop_thread = self._driver, self._loop_thread
+            self._driver = self._loop_thread = None
+        return driver, loop_thread
+
+    def shutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
+        """Stop every agent (each gets ``min(stop_timeout, timeout)``), join the library's
+        threads, and return ``{name: final stats}``. Agents are dead afterwards; the system
+        itself can spawn again. From the loop of an ``async with`` system use :meth:`ashutdown`.
+        """
+        if self._async_loop is not None and _running_loop() is self._async_loop:
+            raise RuntimeError("shutdown() would block the loop the agents run on; use await system.ashutdown()")
+        stopping = self._begin_shutdown(timeout)
+        concurrent.futures.wait([f for _, _, f in stopping], timeout + _SHUTDOWN_SLACK_S)
+        final = self._collect(stopping)
+        for _, binding, _ in stopping:
+            binding.teardown_sync()
+        driver, loop_thread = self._detach_runtime()
+        if driver is not None and driver.release() and not driver.loop.is_closed():
+            asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop).result(_SHUTDOWN_SLACK_S)
+        if loop_thread is not None:
+            loop_thread.release()
+        return final
+
+    async def ashutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
+        """:meth:`shutdown` for asyncio callers (any loop)."""
+        stopping = self._begin_shutdown(timeout)
+        if stopping:
+            await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping], timeout=timeout + _SHUTDOWN_SLACK_S)
+        final = self._collect(stopping)
+        for _, binding, _ in stopping:
+            await binding.teardown_async()
+        driver, loop_thread = self._detach_runtime()
+        if driver is not None and driver.release() and not driver.loop.is_closed():
+            await close_driver(driver)
+        if loop_thread is not None:
+            loop_thread.release()
+        return final
+
+    def __enter__(self) -> ActorSystem:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    async def __aenter__(self) -> ActorSystem:
+        with self._lock:
+            if self._refs:
+                raise RuntimeError("agents were spawned before `async with`; spawn them inside it")
+            self._async_loop = asyncio.get_running_loop()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.ashutdown()
+        finally:
+            self._async_loop = None
+
+
+def _check_callbacks(*callbacks: Callback) -> None:
+    for callback in callbacks:
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callbacks must be callable or None, got {callback!r}")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _acquire_driver() -> LoopDriver:
+    return LoopDriver.acquire()

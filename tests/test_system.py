@@ -1,0 +1,345 @@
+"""ActorSystem, AgentRef and AgentPool: messages, pools, supervision, dead letters, scale."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any
+
+import pytest
+from conftest import run, wait_for, wait_until
+
+from actors import ActorSystem, AgentDeadError, AgentPool, AgentRef, GetStats, RunNow, Start, Stop
+from actors.agent_actor import InjectFault
+
+
+def library_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.threads: set[threading.Thread] = set()
+
+    def __call__(self, task: str) -> str:
+        self.calls += 1
+        self.threads.add(threading.current_thread())
+        return f"{task}:{self.calls}"
+
+
+class AsyncCounter:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.loops: set[asyncio.AbstractEventLoop] = set()
+
+    async def __call__(self, task: str) -> str:
+        self.calls += 1
+        self.loops.add(asyncio.get_running_loop())
+        return task
+
+
+@pytest.mark.timeout(10)
+def test_nothing_starts_before_the_first_spawn() -> None:
+    before = set(threading.enumerate())
+    system = ActorSystem()
+    assert set(threading.enumerate()) == before
+    assert system.agents() == [] and system.get("x") is None
+    assert system.shutdown() == {}
+
+
+@pytest.mark.timeout(10)
+def test_messages_answers_and_the_agent_lifecycle() -> None:
+    agent = Counter()
+    with ActorSystem() as system:
+        ref = system.spawn(agent, task="news", name="news")
+        assert isinstance(ref, AgentRef) and ref.name == "news" and system.get("news") is ref
+        assert ref.ask(Start("0.05", run_immediately=True), timeout=1.0) is True
+        assert ref.ask(Start("0.05"), timeout=1.0) is False
+        wait_until(lambda: agent.calls >= 2)
+        stats = ref.ask(GetStats(), timeout=1.0)
+        assert stats["is_running"] and stats["name"] == "news" and stats["kind"] == "sync"
+        final = ref.ask(Stop(), timeout=2.0)
+        assert final["is_running"] is False and final["state"] == "stopped"
+        calls = agent.calls
+        time.sleep(0.15)
+        assert agent.calls == calls  # stopped: no more runs, but the agent is still there
+        assert system.agents() == ["news"] and ref.is_alive
+        assert ref.ask(GetStats(), timeout=1.0)["successful_executions"] == calls
+        ref.tell(Start("0.05", run_immediately=True))  # a later Start runs it again
+        wait_until(lambda: agent.calls > calls)
+    assert library_threads() == []
+
+
+@pytest.mark.timeout(10)
+def test_tell_never_blocks_on_a_busy_agent() -> None:
+    gate = threading.Event()
+
+    def slow(task: str) -> None:
+        gate.wait(5)
+
+    with ActorSystem() as system:
+        ref = system.spawn(slow, "t", config={"stop_timeout": 0.1})
+        ref.tell(Start("60", run_immediately=True))
+        t0 = time.monotonic()
+        for _ in range(100):
+            ref.tell(RunNow())
+        assert time.monotonic() - t0 < 0.5
+        stats = ref.ask(GetStats(), timeout=1.0)  # answered while the run is in flight
+        assert stats["state"] == "running" and stats["skipped_ticks"] == 100
+        gate.set()
+
+
+@pytest.mark.timeout(10)
+def test_names_are_unique_and_generated_when_omitted() -> None:
+    with ActorSystem() as system:
+        a = system.spawn(Counter(), "t")
+        b = system.spawn(Counter(), "t")
+        assert a.name != b.name
+        system.spawn(Counter(), "t", name="fixed")
+        with pytest.raises(ValueError, match="fixed"):
+            system.spawn(Counter(), "t", name="fixed")
+        assert system.spawn(Counter(), "t", config={"name": "from-config"}).name == "from-config"
+        assert len(system.agents()) == 4
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("bad", ["bogus", "0", "-1", "nan"])
+def test_messages_validate_on_construction(bad: str) -> None:
+    with pytest.raises(ValueError):
+        Start(bad)
+    with pytest.raises(ValueError):
+        Start("1", max_retries=0)
+
+
+@pytest.mark.timeout(10)
+def test_telling_a_non_message_is_a_type_error() -> None:
+    with ActorSystem() as system:
+        ref = system.spawn(Counter(), "t")
+        with pytest.raises(TypeError):
+            ref.tell("Start")  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(10)
+def test_dead_after_shutdown_tell_is_a_dead_letter_and_ask_raises(caplog: pytest.LogCaptureFixture) -> None:
+    system = ActorSystem()
+    ref = system.spawn(Counter(), "t", name="gone")
+    ref.tell(Start("0.05", run_immediately=True))
+    final = system.shutdown(timeout=2.0)
+    assert set(final) == {"gone"} and final["gone"]["is_running"] is False
+    assert not ref.is_alive
+    with caplog.at_level(logging.WARNING, logger="actors"):
+        ref.tell(RunNow())
+        ref.tell(Start("1"))
+    assert system.dead_letters == 2 and "dead letter" in caplog.text
+    t0 = time.monotonic()
+    with pytest.raises(AgentDeadError):
+        ref.ask(GetStats(), timeout=5.0)
+    assert time.monotonic() - t0 < 0.1
+    assert ref.stats()["successful_executions"] >= 1  # last stats stay readable
+    assert library_threads() == []
+
+
+@pytest.mark.timeout(10)
+def test_shutdown_stops_everything_and_returns_final_stats_quickly() -> None:
+    system = ActorSystem()
+    refs = [system.spawn(Counter(), "t") for _ in range(20)]
+    for ref in refs:
+        ref.tell(Start("0.02", run_immediately=True))
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    final = system.shutdown(timeout=5.0)
+    assert time.monotonic() - t0 < 2.0
+    assert set(final) == {r.name for r in refs}
+    assert all(s["is_running"] is False for s in final.values())
+    assert library_threads() == []
+    assert system.agents() == []
+
+
+@pytest.mark.timeout(10)
+def test_a_system_can_spawn_again_after_shutdown() -> None:
+    system = ActorSystem()
+    for _ in range(2):
+        agent = Counter()
+        ref = system.spawn(agent, "t", name="same")
+        ref.tell(Start("60", run_immediately=True))
+        wait_until(lambda: agent.calls == 1)
+        system.shutdown()
+    assert library_threads() == []
+
+
+@pytest.mark.timeout(10)
+def test_mixed_pool_sync_in_threads_async_on_the_loop() -> None:
+    sync_agent, async_agent = Counter(), AsyncCounter()
+
+    async def main() -> dict[str, Any]:
+        async with ActorSystem() as system:
+            pool = system.pool([sync_agent, async_agent], task="p")
+            assert isinstance(pool, AgentPool) and len(pool.refs) == 2
+            pool.tell(Start("0.03", run_immediately=True))
+            await wait_for(lambda: sync_agent.calls >= 3 and async_agent.calls >= 3)
+            answers = await pool.ask_async(GetStats(), timeout=1.0)
+            assert {a["kind"] for a in answers.values()} == {"sync", "async"}
+            return await pool.astats()
+
+    stats = run(main)
+    loop_threads = {t for t in sync_agent.threads if t is threading.main_thread()}
+    assert not loop_threads  # the sync member never ran on the loop's thread
+    assert len(async_agent.loops) == 1
+    total = stats["total"]
+    assert total["agents"] == 2
+    assert total["successful_executions"] == sum(s["successful_executions"] for s in stats["agents"].values())
+    assert total["success_rate"] == 100.0 and total["worst_lateness_ms"] is not None
+    assert library_threads() == []
+
+
+@pytest.mark.timeout(10)
+def test_async_system_prefers_async_methods_plain_system_sync_ones() -> None:
+    used: list[str] = []
+
+    class Both:
+        async def astart(self, task: str) -> None:
+            used.append("async")
+
+        def start(self, task: str) -> None:
+            used.append("sync")
+
+    with ActorSystem() as system:
+        system.spawn(Both(), "t").tell(Start("60", run_immediately=True))
+        wait_until(lambda: used)
+
+    async def main() -> None:
+        async with ActorSystem() as system:
+            system.spawn(Both(), "t").tell(Start("60", run_immediately=True))
+            await wait_for(lambda: len(used) == 2)
+
+    run(main)
+    assert used == ["sync", "async"]
+
+
+@pytest.mark.timeout(10)
+def test_pool_ask_and_stats_from_sync_code() -> None:
+    with ActorSystem() as system:
+        pool = system.pool([Counter(), Counter(), AsyncCounter()], task="t")
+        assert set(pool.ask(Start("60", run_immediately=True), timeout=1.0).values()) == {True}
+        wait_until(lambda: pool.stats()["total"]["successful_executions"] == 3)
+        stopped = pool.ask(Stop(), timeout=2.0)
+        assert all(s["is_running"] is False for s in stopped.values())
+
+
+@pytest.mark.timeout(10)
+def test_ask_from_the_agents_own_loop_is_refused_not_a_hang() -> None:
+    async def main() -> None:
+        async with ActorSystem() as system:
+            ref = system.spawn(AsyncCounter(), "t")
+            with pytest.raises(RuntimeError, match="ask_async"):
+                ref.ask(GetStats())
+            assert (await ref.ask_async(GetStats(), timeout=1.0))["kind"] == "async"
+            with pytest.raises(RuntimeError, match="ashutdown"):
+                system.shutdown()
+
+    run(main)
+
+
+@pytest.mark.timeout(10)
+def test_supervision_restarts_a_crashed_actor_with_its_schedule_and_stats() -> None:
+    agent = Counter()
+    with ActorSystem() as system:
+        ref = system.spawn(agent, "t")
+        ref.tell(Start("0.03", run_immediately=True))
+        wait_until(lambda: agent.calls >= 2)
+        ok_before = ref.ask(GetStats(), timeout=1.0)["successful_executions"]
+        ref._binding.post(InjectFault(RuntimeError("bug in actor code")))  # type: ignore[union-attr]
+        wait_until(lambda: ref.ask(GetStats(), timeout=1.0)["restarts"] == 1)
+        calls = agent.calls
+        wait_until(lambda: agent.calls >= calls + 2)  # the schedule survived the crash
+        stats = ref.ask(GetStats(), timeout=1.0)
+        assert stats["is_running"] and stats["successful_executions"] >= ok_before
+        assert "bug in actor code" in stats["last_error"]
+
+
+@pytest.mark.timeout(10)
+def test_supervision_gives_up_past_the_limit(caplog: pytest.LogCaptureFixture) -> None:
+    agent = Counter()
+    with ActorSystem(config={"max_restarts": 2, "restart_window": 60}) as system:
+        ref = system.spawn(agent, "t", name="fragile")
+        ref.tell(Start("0.03", run_immediately=True))
+        wait_until(lambda: agent.calls >= 1)
+        with caplog.at_level(logging.ERROR, logger="actors"):
+            for i in range(3):
+                ref._binding.post(InjectFault(RuntimeError(f"crash {i}")))  # type: ignore[union-attr]
+            wait_until(lambda: not ref.is_alive)
+        stats = ref.stats()
+        assert stats["restarts"] == 2 and stats["is_running"] is False and stats["state"] == "stopped"
+        assert "crash 2" in stats["last_error"] and "giving up" in caplog.text
+        calls = agent.calls
+        time.sleep(0.1)
+        assert agent.calls == calls
+        with pytest.raises(AgentDeadError):
+            ref.ask(GetStats())
+        ref.tell(RunNow())
+        assert system.dead_letters == 1
+
+
+@pytest.mark.timeout(10)
+def test_bad_system_config_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="restarts"):
+        ActorSystem(config={"restarts": 1})
+    with pytest.raises(ValueError, match="-1"):
+        ActorSystem(config={"max_restarts": -1})
+    with pytest.raises(ValueError, match="timeout"):
+        ActorSystem().shutdown(timeout=-1)
+
+
+@pytest.mark.timeout(20)
+def test_a_program_that_forgets_shutdown_still_exits_promptly() -> None:
+    code = textwrap.dedent(
+        """
+        import time
+        from actors import ActorSystem, Start
+        def slow(task):
+            time.sleep(30)
+        system = ActorSystem()
+        system.spawn(slow, "t").tell(Start("0.1", run_immediately=True))
+        system.spawn(lambda t: None, "t").tell(Start("0.1", run_immediately=True))
+        time.sleep(0.3)
+        print("bye")
+        """
+    )
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=15)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bye"
+    assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.timeout(60)
+def test_a_thousand_agents_each_run_twice_and_shut_down_fast() -> None:
+    counts = [0] * 1000
+
+    def make(i: int) -> Any:
+        if i % 2:
+            async def agent(task: str) -> None:
+                counts[i] += 1
+        else:
+            def agent(task: str) -> None:  # type: ignore[misc]
+                counts[i] += 1
+        return agent
+
+    system = ActorSystem()
+    refs = [system.spawn(make(i), "t") for i in range(1000)]
+    for ref in refs:
+        ref.tell(Start("0.5"))
+    deadline = time.monotonic() + 10
+    while min(counts) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert min(counts) >= 2, f"{sum(c < 2 for c in counts)} agents ran fewer than twice"
+    t0 = time.monotonic()
+    system.shutdown(timeout=5.0)
+    assert time.monotonic() - t0 < 2.0
+    assert library_threads() == []
