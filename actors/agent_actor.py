@@ -21,13 +21,13 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from actors.agent import AgentCall, _is_async
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
-from actors.loop_side import AgentLoop, LoopDriver, Tick
+from actors.loop_side import AgentLoop, LoopDriver, Tick, flush_loop_calls
 from actors.schedule import Schedule
 from actors.stats import Stats
 from actors.supervision import RestartLimiter
@@ -117,7 +117,9 @@ class _Execution:
     attempt: int = 0
     waiting: bool = False  # in backoff between attempts
     deadline_passed: bool = False
-    token: CancelToken = field(default_factory=CancelToken)
+    # Only for agents that take `cancel_token`: nobody else could observe it, and an Event plus
+    # a Lock per attempt was ~5 % of the tick path at 10,000 agents.
+    token: CancelToken | None = None
 
 
 class AgentActor:
@@ -288,11 +290,11 @@ class AgentActor:
         assert self._loop is not None and self._pool is not None
         ex.attempt += 1
         ex.waiting = False
-        token = self._run_token.child()
-        ex.token = token
-        self.stats.attempt_started(ex.attempt == 1, time.time(), lateness)
         call, task, run_id, attempt = self.call, self.task, ex.run_id, ex.attempt
-        kwargs = {"cancel_token": token} if call.takes_token else {}
+        kwargs: dict[str, CancelToken] = {}
+        if call.takes_token:
+            ex.token = kwargs["cancel_token"] = self._run_token.child()
+        self.stats.attempt_started(attempt == 1, time.time(), lateness)
         if call.is_async:
 
             def done(outcome: str, value: Any) -> None:
@@ -340,15 +342,17 @@ class AgentActor:
         ex = self._current(msg.run_id, msg.attempt)
         if ex is None:
             return
-        ex.token.cancel("timeout")
+        if ex.token is not None:
+            ex.token.cancel("timeout")
         self.stats.abandoned_runs += 1
         self._settle(ex, "error", TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
 
     def _settle(self, ex: _Execution, outcome: str, value: Any) -> None:
         """An attempt ended: count it, then succeed, fail, retry, or (while stopping) cancel."""
         assert self._loop is not None
-        cancelled_token = ex.token.cancelled and self.call.takes_token
-        ex.token.detach()
+        cancelled_token = ex.token is not None and ex.token.cancelled
+        if ex.token is not None:
+            ex.token.detach()
         if not self.call.is_async and self.config.timeout is not None:
             self._on_loop(self._loop.disarm, "timeout")
         if outcome == "error":
@@ -448,7 +452,8 @@ class AgentActor:
             self._on_loop(self._loop.arm, "stop", _CANCEL_GRACE_S, _StopDeadline(msg.epoch, 2))
             return
         if ex is not None:
-            ex.token.cancel("stop")
+            if ex.token is not None:
+                ex.token.cancel("stop")
             if self.call.is_async:
                 log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, _CANCEL_GRACE_S)
             self.stats.abandoned_runs += 1
@@ -503,6 +508,9 @@ class AgentActor:
         self._epoch += 1
 
     def _reply_stopped(self) -> None:
+        # The stopper tears the loop side down as soon as it hears back: the timer and task
+        # cancellations buffered on this worker must be on their way to the loop first.
+        flush_loop_calls()
         replies, self._stop_replies = self._stop_replies, []
         final = self.snapshot()
         for reply in replies:

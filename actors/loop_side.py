@@ -19,9 +19,9 @@ from functools import partial
 from typing import Any
 
 from actors.schedule import Schedule
-from bridge import Channel, asafe_call
+from bridge import Channel, ChannelClosed, asafe_call
 
-__all__ = ["AgentLoop", "LoopDriver", "Tick"]
+__all__ = ["AgentLoop", "LoopDriver", "Tick", "begin_loop_call_batching", "flush_loop_calls"]
 
 log = logging.getLogger("actors")
 Post = Callable[[Any], object]
@@ -36,8 +36,43 @@ class Tick:
         self.epoch, self.due, self.next_wall, self.missed = epoch, due, next_wall, missed
 
 
-def _run_item(item: Callable[[], None]) -> None:
-    item()
+def _run_item(item: Callable[[], None] | list[Callable[[], None]]) -> None:
+    if type(item) is not list:
+        item()  # type: ignore[operator]
+        return
+    for call in item:
+        try:
+            call()
+        except Exception:
+            log.exception("loop call %r failed", call)
+
+
+# Loop calls made on a dispatcher worker are buffered and sent as one channel item: a janus
+# put plus (when the consumer sleeps) a loop wake-up per drain cycle instead of per call.
+# _FLUSH_EVERY bounds the delay a long burst adds to the first call (~32 x 10 us).
+_batch = threading.local()
+_FLUSH_EVERY = 32
+
+
+def begin_loop_call_batching() -> None:
+    """Buffer :meth:`LoopDriver.call` on this thread until :func:`flush_loop_calls`."""
+    _batch.pending = {}
+    _batch.count = 0
+
+
+def flush_loop_calls() -> None:
+    """Send what this thread buffered, one channel item per loop (a no-op elsewhere)."""
+    pending: dict[LoopDriver, list[Callable[[], None]]] | None = getattr(_batch, "pending", None)
+    if not pending:
+        return
+    batches = list(pending.items())
+    pending.clear()
+    _batch.count = 0
+    for driver, calls in batches:
+        try:
+            driver._channel.put(calls)
+        except ChannelClosed:
+            log.debug("loop of %d buffered call(s) is closed; dropped", len(calls))
 
 
 class LoopDriver:
@@ -48,7 +83,9 @@ class LoopDriver:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._channel: Channel[Callable[[], None]] = Channel(_run_item, name="actorsched-loop-driver")
+        self._channel: Channel[Callable[[], None] | list[Callable[[], None]]] = Channel(
+            _run_item, name="actorsched-loop-driver"
+        )
         self._refs = 0
 
     @classmethod
@@ -86,8 +123,20 @@ class LoopDriver:
         await self._channel.aclose()
 
     def call(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on the loop, in order with every other call (any thread)."""
-        self._channel.put(partial(fn, *args) if args else fn)
+        """Run ``fn(*args)`` on the loop, in order with every other call from this thread."""
+        item = partial(fn, *args) if args else fn
+        pending: dict[LoopDriver, list[Callable[[], None]]] | None = getattr(_batch, "pending", None)
+        if pending is None:
+            self._channel.put(item)
+            return
+        calls = pending.get(self)
+        if calls is None:
+            pending[self] = [item]
+        else:
+            calls.append(item)
+        _batch.count += 1
+        if _batch.count >= _FLUSH_EVERY:
+            flush_loop_calls()
 
 
 class AgentLoop:
@@ -152,12 +201,14 @@ class AgentLoop:
                 self._call_at_mono(time.monotonic() + early, "tick", self._tick, epoch, schedule, anchor, due, wall)
                 return
             next_wall = self._arm_tick(epoch, schedule, anchor, time.monotonic() + max(0.0, wall - time.time()))
-            self._post(Tick(epoch, due, next_wall, 0))
+            if self._post(Tick(epoch, due, next_wall, 0)) is False:
+                self.disarm("tick")  # the mailbox is closed: never tick into the void
             return
         next_wall = self._arm_tick(epoch, schedule, anchor, time.monotonic())
         next_due = self._timers["tick"].when() - self._loop.time() + time.monotonic()
         missed = max(0, round((next_due - due) / schedule.seconds) - 1)
-        self._post(Tick(epoch, due, next_wall, missed))
+        if self._post(Tick(epoch, due, next_wall, missed)) is False:
+            self.disarm("tick")
 
     # -- async runs and callbacks ---------------------------------------------------------
     def run_async(self, func: Callable[[], Any], timeout: float | None, done: Callable[[str, Any], Any]) -> None:
