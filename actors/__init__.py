@@ -10,7 +10,7 @@ Public API (see docs/ and DESIGN.md for the contract)::
 import logging
 
 from actors.backoff import RetryPolicy, backoff_delay
-from actors.errors import AgentDeadError
+from actors.errors import AgentDeadError, ArgumentTypeError
 from actors.messages import GetStats, RunNow, Start, Stop
 from actors.ref import AgentPool, AgentRef
 from actors.schedule import CronSchedule, IntervalSchedule, parse_schedule
@@ -26,6 +26,7 @@ __all__ = [
     "AgentPool",
     "AgentRef",
     "AgentScheduler",
+    "ArgumentTypeError",
     "AsyncAgentScheduler",
     "CancelToken",
     "CronSchedule",

@@ -14,12 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from actors.errors import ArgumentTypeError
+
 __all__ = ["RetryPolicy", "backoff_delay"]
 
 
 def _check(name: str, value: object, *, allow_inf: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}: {value!r}")
+        raise ArgumentTypeError(f"{name} must be a number, not {type(value).__name__}: {value!r}")
     value = float(value)
     if math.isnan(value) or (math.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -63,7 +65,7 @@ def backoff_delay(
     make the jitter deterministic.
     """
     if isinstance(attempt, bool) or not isinstance(attempt, int):
-        raise TypeError(f"attempt must be an int, not {type(attempt).__name__}: {attempt!r}")
+        raise ArgumentTypeError(f"attempt must be an int >= 1, not {type(attempt).__name__}: {attempt!r}")
     if attempt < 1:
         raise ValueError(f"attempt must be >= 1, got {attempt!r}")
     initial = _check("initial", initial)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors.errors import ArgumentTypeError
 from actors.schedule import Schedule, parse_schedule
 
 __all__ = ["GetStats", "RunNow", "Start", "Stop", "check_max_retries"]
@@ -13,7 +14,7 @@ __all__ = ["GetStats", "RunNow", "Start", "Stop", "check_max_retries"]
 def check_max_retries(max_retries: object) -> int:
     """Validate ``max_retries`` (total attempts, 1 initial + retries)."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}: {max_retries!r}")
+        raise ArgumentTypeError(f"max_retries must be an int >= 1, not {type(max_retries).__name__}: {max_retries!r}")
     if max_retries < 1:
         raise ValueError(f"max_retries must be >= 1 (it counts the first attempt too), got {max_retries!r}")
     return max_retries
@@ -32,7 +33,10 @@ class Start:
         object.__setattr__(self, "schedule", parse_schedule(self.expr))
         check_max_retries(self.max_retries)
         if not isinstance(self.run_immediately, bool):
-            raise TypeError(f"run_immediately must be a bool, got {self.run_immediately!r}")
+            if type(self.run_immediately) is int and self.run_immediately in (0, 1):  # JSON/CLI callers
+                object.__setattr__(self, "run_immediately", bool(self.run_immediately))
+            else:
+                raise ArgumentTypeError(f"run_immediately must be a bool, got {self.run_immediately!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from typing import Final, Literal
 
 from cronsim import CronSim, CronSimError
 
+from actors.errors import ArgumentTypeError
+
 __all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "parse_schedule", "ACCEPTED_FORMS"]
 
 ACCEPTED_FORMS: Final = (
@@ -55,8 +57,13 @@ class IntervalSchedule:
     seconds: float
     clock: Literal["monotonic"] = "monotonic"
 
-    def next_fire(self, now: float, anchor: float) -> float:
-        """Return the first due time ``anchor + k * seconds`` (k >= 1) strictly after ``now``."""
+    def next_fire(self, now: float, anchor: float | None = None) -> float:
+        """Return the first due time ``anchor + k * seconds`` (k >= 1) strictly after ``now``.
+
+        ``anchor`` is the start the grid counts from; by default ``now`` (so ``now + seconds``).
+        """
+        if anchor is None:
+            anchor = now
         k = max(1, math.floor((now - anchor) / self.seconds) + 1)
         due = anchor + k * self.seconds
         if due <= now:  # floor() landed one step short: now sits exactly on a grid point
@@ -119,12 +126,20 @@ def parse_schedule(expr: str | int | float, timezone: tzinfo | None = None) -> S
     Raises ``ValueError`` (naming the expression and listing the accepted forms) for anything
     outside the grammar, for zero, negative, ``nan`` or ``inf`` intervals and for a cron
     expression cronsim rejects; ``TypeError`` for a value that is neither a string nor a number.
-    ``timezone`` applies to cron forms only (``None``: the local zone, looked up when firing).
+    A non-string, non-number raises :class:`~actors.errors.ArgumentTypeError` (a ``ValueError``
+    and a ``TypeError``). ``timezone`` applies to cron forms only (``None``: the local zone).
     """
     if isinstance(expr, bool) or not isinstance(expr, (str, int, float)):
-        raise TypeError(f"schedule must be a str (or a number of seconds), not {type(expr).__name__}: {expr!r}")
+        raise ArgumentTypeError(
+            f"invalid schedule {expr!r}: must be a str (or a number of seconds), not {type(expr).__name__}. "
+            f"Accepted forms: {ACCEPTED_FORMS}"
+        )
     if not isinstance(expr, str):
-        return IntervalSchedule(str(expr), _positive_seconds(expr, float(expr)))
+        try:
+            seconds = float(expr)
+        except OverflowError:  # an int beyond float range
+            raise _error(expr, "the interval must be finite") from None
+        return IntervalSchedule(str(expr), _positive_seconds(expr, seconds))
     text = expr.strip().lower()
     if not text:
         raise _error(expr, "it is empty")

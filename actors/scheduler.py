@@ -72,7 +72,7 @@ class _SchedulerBase:
         zone = self._actor.config.timezone
         if isinstance(schedule, CronSchedule) and zone is not None:
             schedule = schedule.with_timezone(zone)
-        return StartMsg(schedule, max_retries, run_immediately)
+        return StartMsg(schedule, start.max_retries, start.run_immediately)
 
     def _stopping_from_inside(self, binding: Binding, timeout: float | None) -> bool:
         """A stop from the agent's own run or callback, or from its loop thread, cannot wait."""

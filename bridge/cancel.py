@@ -37,6 +37,11 @@ class CancelToken:
         return self._event.is_set()
 
     @property
+    def is_cancelled(self) -> bool:
+        """Alias of :attr:`cancelled`."""
+        return self._event.is_set()
+
+    @property
     def reason(self) -> str | None:
         """The reason given to :meth:`cancel`, if any."""
         return self._reason

@@ -482,3 +482,24 @@ def test_star_form_accepts_exponent_notation_like_plain_numbers() -> None:
     schedule = parse_schedule("*/1e-05m")
     assert isinstance(schedule, IntervalSchedule)
     assert schedule.seconds == pytest.approx(0.0006)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("value", [10**400, 2**1024])
+def test_ints_beyond_float_range_are_a_value_error_not_overflow(value: int) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        parse_schedule(value)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("value", [None, True, [], {}])
+def test_wrong_types_are_both_value_and_type_errors(value: object) -> None:
+    with pytest.raises(ValueError, match="Accepted forms"):
+        parse_schedule(value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        parse_schedule(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(10)
+def test_interval_next_fire_defaults_its_anchor_to_now() -> None:
+    assert parse_schedule("every 90s").next_fire(1000.0) == 1090.0

@@ -262,3 +262,18 @@ def test_other_messages_are_frozen_and_equal(cls: type) -> None:
     assert dataclasses.is_dataclass(cls)
     with pytest.raises((dataclasses.FrozenInstanceError, AttributeError, TypeError)):
         cls().anything = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("bad", [0.5, "3", None, True])
+def test_max_retries_of_the_wrong_type_is_a_value_error_too(bad: object) -> None:
+    with pytest.raises(ValueError):
+        Start("1", max_retries=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(10)
+def test_run_immediately_accepts_json_style_zero_and_one() -> None:
+    assert Start("1", run_immediately=1).run_immediately is True  # type: ignore[arg-type]
+    assert Start("1", run_immediately=0).run_immediately is False  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Start("1", run_immediately="yes")  # type: ignore[arg-type]
