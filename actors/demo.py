@@ -1,8 +1,8 @@
 """The README's main job: a mixed pool of sync and async agents on short schedules.
 
-One async agent (awaited on the loop), one PraisonAI-style sync agent (run in a thread) and one
-flaky sync API call that needs retries with backoff, each on its own schedule, printed as they
-run; after a few seconds every scheduler stops and the final stats are printed.
+An ActorSystem holds one async agent (awaited on the loop), one PraisonAI-style sync agent (run
+in a thread) and one flaky sync API call that needs retries with backoff, each on its own
+schedule, printed as they run; after a few seconds the pool is stopped and its stats printed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from actors.scheduler import AsyncAgentScheduler
+from actors.messages import GetStats, Start, Stop
+from actors.ref import AgentPool
+from actors.system import ActorSystem
 
 __all__ = ["run_demo"]
 
@@ -65,34 +67,36 @@ class FlakyAPI:
         return f"fetched {task}"
 
 
-async def _demo(seconds: float, out: TextIO) -> list[dict[str, Any]]:
+async def _demo(seconds: float, out: TextIO) -> dict[str, Any]:
     clock = _Clock(out)
 
-    def report(name: str) -> tuple[Any, Any]:
-        return (lambda result: clock.say(name, f"ok    -> {result}"),
-                lambda error: clock.say(name, f"FAILED -> {error!r}"))
+    def report(name: str) -> dict[str, Any]:
+        return {"on_success": lambda result: clock.say(name, f"ok    -> {result}"),
+                "on_failure": lambda error: clock.say(name, f"FAILED -> {error!r}")}
 
     backoff = {"initial": 0.2, "factor": 2.0, "cap": 1.0, "jitter": 0.1}
-    pool = [
-        (AsyncAgentScheduler(Researcher(clock), "AI news", {"name": "researcher"}, *report("researcher")),
-         "every 0.6s", 3),
-        (AsyncAgentScheduler(Summariser(clock), "the notes", {"name": "summariser"}, *report("summariser")),
-         "*/1s", 3),
-        (AsyncAgentScheduler(FlakyAPI(clock), "prices", {"name": "flaky-api", "backoff": backoff},
-                             *report("flaky-api")), "1.5", 3),
-    ]
-    for scheduler, schedule, retries in pool:
-        await scheduler.start(schedule, max_retries=retries, run_immediately=True)
-        clock.say(scheduler.name, f"started: {schedule!r} ({scheduler.kind} agent)")
-    await asyncio.sleep(seconds)
-    clock.say("demo", "stopping every agent")
-    await asyncio.gather(*(scheduler.stop() for scheduler, _, _ in pool))
-    return [await scheduler.get_stats() for scheduler, _, _ in pool]
+    async with ActorSystem() as system:  # async agents on this loop, sync agents in threads
+        members = [
+            (system.spawn(Researcher(clock), "AI news", name="researcher", **report("researcher")), "every 0.6s"),
+            (system.spawn(Summariser(clock), "the notes", name="summariser", **report("summariser")), "*/1s"),
+            (system.spawn(FlakyAPI(clock), "prices", name="flaky-api", config={"backoff": backoff},
+                          **report("flaky-api")), "1.5"),
+        ]
+        pool = AgentPool([ref for ref, _ in members])
+        for ref, schedule in members:
+            await ref.ask_async(Start(schedule, max_retries=3, run_immediately=True))
+            stats = await ref.ask_async(GetStats())
+            clock.say(ref.name, f"started: {schedule!r} ({stats['kind']} agent)")
+        await asyncio.sleep(seconds)
+        clock.say("demo", "stopping every agent")
+        await pool.ask_async(Stop(), timeout=10.0)
+        return await pool.astats()
 
 
 def run_demo(seconds: float = 4.0, out: TextIO = sys.stdout) -> int:
     """Run the demo for ``seconds``, print every run and the final stats; return an exit code."""
-    stats = asyncio.run(_demo(seconds, out))
+    report = asyncio.run(_demo(seconds, out))
+    stats = list(report["agents"].values())
     print("\nfinal stats", file=out)
     header = f"{'agent':<11} {'kind':<5} {'runs':>4} {'ok':>3} {'fail':>4} {'attempts':>8} {'retries':>7} " \
              f"{'skipped':>7} {'success':>7}"
@@ -102,4 +106,8 @@ def run_demo(seconds: float = 4.0, out: TextIO = sys.stdout) -> int:
         print(f"{s['name']:<11} {s['kind']:<5} {s['total_executions']:>4} {s['successful_executions']:>3} "
               f"{s['failed_executions']:>4} {s['total_attempts']:>8} {s['retries']:>7} {s['skipped_ticks']:>7} "
               f"{s['success_rate']:>6.1f}%", file=out)
+    total = report["total"]
+    print(f"{'pool':<11} {'':<5} {total['total_executions']:>4} {total['successful_executions']:>3} "
+          f"{total['failed_executions']:>4} {total['total_attempts']:>8} {total['retries']:>7} "
+          f"{total['skipped_ticks']:>7} {total['success_rate']:>6.1f}%", file=out)
     return 0
