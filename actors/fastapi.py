@@ -1,7 +1,5 @@
 """FastAPI integration (extra ``actorsched[fastapi]``): a lifespan and a control router.
 
-::
-
     from fastapi import FastAPI
     from actors import ActorSystem
     from actors.fastapi import lifespan, router
@@ -46,21 +44,24 @@ OnStartup = Callable[[ActorSystem], Awaitable[object] | object]
 
 
 def lifespan(
-    system: ActorSystem, on_startup: OnStartup | None = None
+    system: ActorSystem, on_startup: OnStartup | None = None, *, shutdown_timeout: float = 5.0
 ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
     """A lifespan for ``FastAPI(lifespan=...)`` that runs ``system`` for the server's lifetime.
 
     At startup, on the server's running loop: enter ``system`` (``async with`` semantics), then
     call ``on_startup(system)`` (sync or async) to spawn and start agents. An error in
     ``on_startup`` propagates, so a broken setup fails the server's startup; agents spawned
-    before the error are stopped first. At shutdown: ``await system.ashutdown()`` stops every
-    agent (each within its ``stop_timeout``) and joins the library's threads.
+    before the error are stopped first. At shutdown: ``await system.ashutdown(shutdown_timeout)``
+    stops every agent (each within ``min(stop_timeout, shutdown_timeout)``: an async run in
+    flight may finish that long, then is cancelled) and joins the library's threads.
 
     Build ``system`` at import time but spawn inside ``on_startup``: agents spawned before the
     loop runs would be bound to no loop, and entering the system refuses them. The same
     ``system`` can serve again after a shutdown (a restarted server in the same process, on a
     new loop); ``on_startup`` then spawns its agents afresh.
     """
+    if isinstance(shutdown_timeout, bool) or not isinstance(shutdown_timeout, (int, float)) or not shutdown_timeout >= 0:
+        raise ValueError(f"shutdown_timeout must be a number of seconds >= 0, got {shutdown_timeout!r}")
 
     @asynccontextmanager
     async def run_system(app: Any) -> AsyncIterator[None]:
@@ -72,7 +73,10 @@ def lifespan(
                     await result
             yield
         finally:
-            await system.__aexit__(None, None, None)
+            try:
+                await system.ashutdown(shutdown_timeout)
+            finally:
+                await system.__aexit__(None, None, None)  # nothing left to stop; unbinds the loop
 
     return run_system
 
@@ -99,29 +103,29 @@ class StartBody(BaseModel):
 
 
 def router(system: ActorSystem, token: str | None = None) -> APIRouter:
-    """An ``APIRouter`` to watch and control the agents of ``system``.
+    """An ``APIRouter`` (prefix ``/agents``) to watch and control the agents of ``system``.
 
-    ======  ========================  =====================================================
-    GET     ``/agents``               stats of every agent, in spawn order (a JSON list)
-    GET     ``/agents/{name}``        the agent's stats
-    POST    ``/agents/{name}/start``  body ``{"schedule", "max_retries", "run_immediately"}``
-                                      -> ``{"started": bool}`` (false: already running)
-    POST    ``/agents/{name}/run``    -> ``{"started": bool}`` (false: a run is in flight)
-    POST    ``/agents/{name}/stop``   -> the final stats once stopped
-    ======  ========================  =====================================================
+    | Route | Body | Answer |
+    |---|---|---|
+    | `GET /agents` | | stats of every agent, in spawn order (a JSON list) |
+    | `GET /agents/{name}` | | the agent's stats (a dead agent's: its last stats) |
+    | `POST /agents/{name}/start` | `{"schedule", "max_retries", "run_immediately"}` | `{"started": bool}`, false when already running |
+    | `POST /agents/{name}/run` | | `{"started": bool}`, false when the schedule is not running or a run is in flight |
+    | `POST /agents/{name}/stop` | | the final stats, once stopped |
 
     POST routes require ``Authorization: Bearer <token>``, compared in constant time: without
     a valid one they answer 401 and change nothing. Checks run in this order: 401 (token),
     404 (no agent of that name), 422 (bad body or schedule expression, naming the problem),
-    409 (the agent is dead: supervision gave up on it). A dead agent's GET answers its last
-    stats. ``token=None`` reads ``ACTORSCHED_TOKEN``; with neither, ``ValueError``: the control
-    API is never open by default. The GET routes need no token; to protect them too, include
-    the router with ``dependencies=[...]`` of your own.
+    409 (the agent is dead: supervision gave up on it). ``token=None`` reads
+    ``ACTORSCHED_TOKEN``; with neither, ``ValueError``: the control API is never open by
+    default. The GET routes need no token; to protect them too, include the router with
+    ``dependencies=[...]`` of your own.
     """
     if token is None:
         token = os.environ.get(TOKEN_ENV)
     if token is not None and not isinstance(token, str):
         raise TypeError(f"token must be a str or None, not {type(token).__name__}")
+    token = (token or "").strip()  # HTTP trims header values: surrounding spaces could never match
     if not token:
         raise ValueError(
             f"no API token: pass router(system, token=...) or set the {TOKEN_ENV} environment "

@@ -11,12 +11,13 @@ import asyncio
 import concurrent.futures
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from actors.agent_actor import RunNowMsg, StartMsg, StatsMsg, StopMsg
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
-from actors.runtime import Binding
+from actors.runtime import Binding, answer_into
 from actors.schedule import CronSchedule
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class AgentRef:
             _internal_check(message)
             raise AgentDeadError(f"agent {self._name!r} is dead")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        internal, urgent = _internal(binding, message, future.set_result)
+        internal, urgent = _internal(binding, message, partial(answer_into, future))
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         if not binding.post(internal, urgent):

@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
@@ -20,12 +21,21 @@ from actors.dispatcher import Dispatcher
 from actors.loop_side import AgentLoop, LoopDriver
 from bridge import LoopThread, ThreadPool
 
-__all__ = ["Binding", "inside_agent"]
+__all__ = ["Binding", "answer_into", "inside_agent"]
 
 log = logging.getLogger("actors")
 
 # Extra time, beyond the agent's own stop deadline, that a stopper waits for the actor's answer.
 _STOP_SLACK_S = 5.0
+
+
+def answer_into(future: concurrent.futures.Future[Any], value: Any) -> None:
+    """Deliver an actor's answer, unless the asker gave up (timed out or was cancelled, which
+    ``asyncio.wrap_future`` propagates): an answer nobody waits for must not crash the actor."""
+    try:
+        future.set_result(value)
+    except concurrent.futures.InvalidStateError:
+        pass
 
 
 class Binding:
@@ -72,14 +82,14 @@ class Binding:
     def ask_stats(self) -> concurrent.futures.Future[dict[str, Any]] | None:
         """Ask the actor for its stats; None if the mailbox is closed (read them directly)."""
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        return future if self.post(StatsMsg(future.set_result)) else None
+        return future if self.post(StatsMsg(partial(answer_into, future))) else None
 
     def request_stop(self, timeout: float | None) -> concurrent.futures.Future[dict[str, Any]]:
         """Post Stop once (urgent lane); every caller gets the same future of the final stats."""
         with self._lock:
             if self._stopped is None:
                 self._stopped = concurrent.futures.Future()
-                if not self.post(StopMsg(timeout, self._stopped.set_result), urgent=True):
+                if not self.post(StopMsg(timeout, partial(answer_into, self._stopped)), urgent=True):
                     self._stopped.set_result(self.actor.snapshot())
             return self._stopped
 

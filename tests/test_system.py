@@ -343,3 +343,22 @@ def test_a_thousand_agents_each_run_twice_and_shut_down_fast() -> None:
     system.shutdown(timeout=5.0)
     assert time.monotonic() - t0 < 2.0
     assert library_threads() == []
+
+
+@pytest.mark.timeout(10)
+def test_an_ask_that_timed_out_does_not_crash_the_agent_when_answered() -> None:
+    def slow(task: str) -> None:
+        time.sleep(0.3)
+
+    async def main() -> None:
+        async with ActorSystem(config={"max_restarts": 0}) as system:
+            ref = system.spawn(slow, "t", config={"stop_timeout": 1})
+            await ref.ask_async(Start("60", run_immediately=True))
+            await asyncio.sleep(0.05)
+            with pytest.raises(TimeoutError):
+                await ref.ask_async(Stop(), timeout=0.05)  # the answer comes later, to nobody
+            await asyncio.sleep(0.4)
+            assert ref.is_alive
+            assert (await ref.ask_async(GetStats(), timeout=1.0))["restarts"] == 0
+
+    run(main)

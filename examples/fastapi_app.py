@@ -1,0 +1,40 @@
+"""A FastAPI app whose agents run on uvicorn's loop: one sync agent, one async agent.
+
+    export ACTORSCHED_TOKEN=change-me           # the control API needs a token (no default)
+    uvicorn examples.fastapi_app:app            # from the repository root
+
+    curl localhost:8000/agents
+    curl -X POST -H "Authorization: Bearer $ACTORSCHED_TOKEN" localhost:8000/agents/news/run
+    curl -X POST -H "Authorization: Bearer $ACTORSCHED_TOKEN" -H "Content-Type: application/json" \
+         -d '{"schedule": "every 5s"}' localhost:8000/agents/digest/start
+"""
+
+import asyncio
+import time
+
+from fastapi import FastAPI
+
+from actors import ActorSystem, Start
+from actors.fastapi import lifespan, router
+
+
+def digest(task: str) -> str:
+    """A sync agent: runs in a worker thread, never on the event loop."""
+    return f"{task} at {time.strftime('%H:%M:%S')}"
+
+
+async def news(task: str) -> str:
+    """An async agent: awaited on uvicorn's loop."""
+    await asyncio.sleep(0.1)  # stands in for an HTTP call to a model API
+    return f"news about {task}"
+
+
+def setup(system: ActorSystem) -> None:
+    """Spawn and start the agents once the server's loop runs."""
+    system.spawn(news, task="AI", name="news").tell(Start("every 30s", run_immediately=True))
+    system.spawn(digest, task="daily digest", name="digest")  # idle until POST .../start
+
+
+system = ActorSystem()  # built at import time, outside any loop; bound to uvicorn's at startup
+app = FastAPI(title="actorsched example", lifespan=lifespan(system, on_startup=setup))
+app.include_router(router(system))  # token from ACTORSCHED_TOKEN; ValueError if unset
