@@ -27,7 +27,7 @@ from typing import Any
 from actors.agent import AgentCall, _is_async
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
-from actors.loop_side import AgentLoop, LoopDriver, Tick, flush_loop_calls
+from actors.loop_side import AgentLoop, LoopDriver, Tick, after_loop_calls
 from actors.schedule import Schedule
 from actors.stats import Stats
 from actors.supervision import RestartLimiter
@@ -510,11 +510,10 @@ class AgentActor:
     def _reply_stopped(self) -> None:
         # The stopper tears the loop side down as soon as it hears back: the timer and task
         # cancellations buffered on this worker must be on their way to the loop first.
-        flush_loop_calls()
         replies, self._stop_replies = self._stop_replies, []
         final = self.snapshot()
         for reply in replies:
-            reply(final)
+            after_loop_calls(reply, final)
 
     def abandon_runtime(self) -> None:
         """The runtime died under the agent (its loop closed without a stop): settle as stopped.

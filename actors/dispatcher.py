@@ -18,11 +18,12 @@ bridge.ThreadPool, async agents on a loop, so a handler takes microseconds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pykka
@@ -136,6 +137,17 @@ class _WorkerQueue:
                 return False
         return True
 
+    def schedule_ring(self) -> None:
+        """Ring the doorbell unless the worker is awake (used after doorbells were held)."""
+        if not self.awake:
+            self.awake = True
+            ref = self.ref
+            if ref is not None:
+                try:
+                    ref.tell(_DOORBELL)
+                except pykka.ActorDeadError:
+                    pass
+
     def run(self) -> None:
         """Drain ready mailbox after mailbox (``_BATCH`` messages per turn, for fairness)."""
         ready = self.ready
@@ -213,12 +225,12 @@ class Dispatcher:
                     worker.ref = _Worker.start(worker)
                 self._workers = workers
 
-    def release(self, timeout: float = 5.0) -> None:
-        """Drop a reference; the last one stops the workers and joins their threads."""
+    def release(self, timeout: float = 5.0, count: int = 1) -> None:
+        """Drop ``count`` references; the last one stops the workers and joins their threads."""
         with self._lock:
             if self._refs == 0:
                 return
-            self._refs -= 1
+            self._refs = max(0, self._refs - count)
             if self._refs:
                 return
             workers, self._workers = self._workers, []
@@ -230,6 +242,27 @@ class Dispatcher:
         for worker in workers:
             if worker.thread is not None and worker.thread is not me:
                 worker.thread.join(timeout)
+
+    @contextlib.contextmanager
+    def doorbells_held(self) -> Iterator[None]:
+        """Post many messages without waking the workers for each, then ring each worker once.
+
+        Marking a worker awake stops posts from ringing it; if it really was running, it sees
+        the new mailboxes before it sleeps (the publish-then-check rule), and the ring at the
+        end covers a worker that was asleep. Used by ActorSystem.shutdown: posting 1,000 Stops
+        while a woken worker competed for the GIL cost ~30 ms.
+        """
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.awake = True
+        try:
+            yield
+        finally:
+            for worker in workers:
+                worker.awake = False
+                if worker.ready:
+                    worker.schedule_ring()
 
     def mailbox(
         self, handler: Callable[[Any], None], on_crash: Callable[[Any, BaseException], None] | None = None

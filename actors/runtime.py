@@ -111,6 +111,15 @@ class Binding:
         self.actor.unbind()
         return self.driver.release() and not self.driver.loop.is_closed()
 
+    def detach(self) -> bool:
+        """Close the mailbox and unbind the actor, keeping the shared references; False if
+        someone else already tears this binding down. See :func:`release_many`."""
+        if self._claim_teardown() is not None:
+            return False
+        self.mailbox.close()
+        self.actor.unbind()
+        return True
+
     def _release_threads(self) -> None:
         self.dispatcher.release()
         self.pool.release()
@@ -181,3 +190,27 @@ async def close_driver(driver: LoopDriver) -> None:
     else:
         closing = asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop)
         await asyncio.wait_for(asyncio.wrap_future(closing), _STOP_SLACK_S)
+
+
+def release_many(bindings: list[Binding]) -> LoopDriver | None:
+    """Give back the shared references of detached bindings at once.
+
+    Every binding of one ActorSystem shares its driver, dispatcher, pool and loop thread, so
+    the references are dropped with one lock round each instead of one per agent (per-agent
+    teardown made shutdown() of 1,000 agents cost 75 ms). Returns the driver if its channel
+    must now be closed on its loop.
+    """
+    if not bindings:
+        return None
+    first = bindings[0]
+    count = len(bindings)
+    closing = first.driver.release(count) and not first.driver.loop.is_closed()
+    first.dispatcher.release(count=count)
+    first.pool.release(count=count)
+    threads = [b.loop_thread for b in bindings if b.loop_thread is not None]
+    if threads:
+        threads[0].release(count=len(threads))
+    for binding in bindings:
+        assert binding._torn_down is not None
+        binding._torn_down.set_result(None)
+    return first.driver if closing else None

@@ -21,9 +21,10 @@ from typing import Any
 from actors.agent import AgentCall, resolve_agent
 from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
+from actors.dispatcher import Dispatcher
 from actors.loop_side import LoopDriver
 from actors.ref import AgentPool, AgentRef, Message
-from actors.runtime import Binding, close_driver
+from actors.runtime import Binding, close_driver, release_many
 from actors.supervision import RestartLimiter
 from bridge import LoopThread
 
@@ -178,11 +179,12 @@ class ActorSystem:
         with self._lock:
             refs, self._refs = self._refs, {}
         stopping = []
-        for name, ref in refs.items():
-            binding = ref._kill()
-            if binding is not None:
-                stop_timeout = min(binding.actor.config.stop_timeout, timeout)
-                stopping.append((name, binding, binding.request_stop(stop_timeout)))
+        with Dispatcher.shared().doorbells_held():
+            for name, ref in refs.items():
+                binding = ref._kill()
+                if binding is not None:
+                    stop_timeout = min(binding.actor.config.stop_timeout, timeout)
+                    stopping.append((name, binding, binding.request_stop(stop_timeout)))
         return stopping
 
     def _collect(self, stopping: list[tuple[str, Binding, concurrent.futures.Future[Any]]]) -> dict[str, Any]:
@@ -191,6 +193,13 @@ class ActorSystem:
             final[name] = future.result() if future.done() else binding.actor.snapshot()
         self._final.update(final)
         return final
+
+    @staticmethod
+    def _release_bindings(stopping: list[tuple[str, Binding, concurrent.futures.Future[Any]]]) -> None:
+        # All of them share the system's driver, which the system still holds: no channel to
+        # close here, the system's own release below does it.
+        detached = [binding for _, binding, _ in stopping if binding.detach()]
+        release_many(detached)
 
     def _detach_runtime(self) -> tuple[LoopDriver | None, LoopThread | None]:
         with self._lock:
@@ -208,8 +217,7 @@ class ActorSystem:
         stopping = self._begin_shutdown(timeout)
         concurrent.futures.wait([f for _, _, f in stopping], timeout + _SHUTDOWN_SLACK_S)
         final = self._collect(stopping)
-        for _, binding, _ in stopping:
-            binding.teardown_sync()
+        self._release_bindings(stopping)
         driver, loop_thread = self._detach_runtime()
         if driver is not None and driver.release() and not driver.loop.is_closed():
             asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop).result(_SHUTDOWN_SLACK_S)
@@ -223,8 +231,7 @@ class ActorSystem:
         if stopping:
             await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping], timeout=timeout + _SHUTDOWN_SLACK_S)
         final = self._collect(stopping)
-        for _, binding, _ in stopping:
-            await binding.teardown_async()
+        self._release_bindings(stopping)
         driver, loop_thread = self._detach_runtime()
         if driver is not None and driver.release() and not driver.loop.is_closed():
             await close_driver(driver)

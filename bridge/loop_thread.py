@@ -65,12 +65,12 @@ class LoopThread:
                 self._loop, self._thread = loop, thread
             return self._loop
 
-    def release(self, timeout: float = 5.0) -> None:
-        """Drop a reference; the last one stops the loop, cancels leftovers and joins the thread."""
+    def release(self, timeout: float = 5.0, count: int = 1) -> None:
+        """Drop ``count`` references; the last one stops the loop, cancels leftovers, joins the thread."""
         with self._lock:
             if self._refs == 0:
                 return
-            self._refs -= 1
+            self._refs = max(0, self._refs - count)
             if self._refs or self._loop is None:
                 return
             loop, thread = self._loop, self._thread

@@ -80,8 +80,8 @@ class ThreadPool:
         with self._lock:
             self._refs += 1
 
-    def release(self, timeout: float = 1.0) -> None:
-        """Drop a reference; the last one ends idle threads now and busy ones when their call returns.
+    def release(self, timeout: float = 1.0, count: int = 1) -> None:
+        """Drop ``count`` references; the last one ends idle threads now, busy ones when their call returns.
 
         Only the threads that take a retire signal are joined: a thread busy in an abandoned
         call (even one just handed a task while idle) is never waited for.
@@ -89,7 +89,7 @@ class ThreadPool:
         with self._lock:
             if self._refs == 0:
                 return
-            self._refs -= 1
+            self._refs = max(0, self._refs - count)
             if self._refs:
                 return
             idle, self._idle = self._idle, 0
