@@ -1,83 +1,183 @@
-"""Scale probe: N no-op agents (half sync, half async) on one loop at a 1 s interval.
+"""Scale: N no-op agents (half sync, half async) in one plain ``ActorSystem()`` on a 1 s interval.
 
-Reports time to start them all, threads, RSS, lateness (median/p99 over every run) and time to
-stop them all. Run: ``python benchmarks/scale.py [--agents N] [--seconds S]``.
+One scale point per process (the suite runs each in a fresh interpreter). Steps, timed with
+``perf_counter``: spawn N agents (``system.spawn``); tell each ``Start("1")``, either all at
+once (``burst``) or agent i at i/N of the interval (``spread``: a steady load instead of one
+burst); let them run ``ticks`` ticks; ``system.shutdown()``.
+
+- lateness = agent call start - (anchor + k * interval), anchor = the actor's
+  ``stats.started_mono`` (private, read through ``ref._binding.actor`` before the shutdown) and k
+  = the grid slot the call started in. Reported over ticks 2..ticks (steady state) and over all
+  ticks (tick 1 includes the start-up of every agent at once). ``missing`` = expected
+  (agent, tick) runs with no call (skipped, or later than the measurement window).
+- skipped ticks: the sum of the agents' ``skipped_ticks`` in the final stats.
+- threads: ``threading.active_count()``, the most seen while running (sampled every 0.25 s).
+- RSS: /proc/self/statm before spawning and at the end of the run; per agent = delta / N. It
+  includes the benchmark's own closure and start list per agent (~0.5 KB).
+- CPU: process CPU time while the agents run, per run; gc: collections while they run, their
+  total and longest pause (``gc.callbacks``), which stop every thread of the process.
+
+``floor_burst`` is the raw-asyncio floor for the burst shape: N ``loop.call_at`` timers due at
+the same instant, each creating a trivial task (which records its start) and re-arming itself
+one interval later, as the library's per-agent tick does.
+
+Run one point: ``python benchmarks/scale.py --agents 10000 --ticks 10 [--spread]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
-import resource
-import statistics
+import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
-from actors import AsyncAgentScheduler
+if __package__ in (None, ""):  # run as a script: python benchmarks/scale.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.common import GcWatch, Result, rss_bytes, summarize  # noqa: E402
+from benchmarks.dispatch import pairs_from_grid  # noqa: E402
+
+INTERVAL = 1.0
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _make_agent(record: list[float], sync: bool) -> Callable[[str], Any]:
+    if sync:
+        def agent(task: str) -> None:
+            record.append(time.monotonic())
+        return agent
+
+    async def aagent(task: str) -> None:
+        record.append(time.monotonic())
+    return aagent
 
 
-async def main(agents: int, seconds: float, stagger: bool) -> None:
-    starts: dict[int, list[float]] = {i: [] for i in range(agents)}
+def lateness_stats(per_agent: list[tuple[float, list[float]]], ticks: int) -> Result:
+    """Lateness over ticks 2..ticks and over all ticks, per-tick p99, and missing runs."""
+    steady: list[float] = []
+    every: list[float] = []
+    by_tick: dict[int, list[float]] = {k: [] for k in range(1, ticks + 1)}
+    for anchor, starts in per_agent:
+        for k, lateness in pairs_from_grid(starts, anchor, INTERVAL):
+            if 1 <= k <= ticks:
+                every.append(lateness)
+                by_tick[k].append(lateness)
+                if k >= 2:
+                    steady.append(lateness)
+    per_tick = {k: summarize(v) for k, v in by_tick.items()}
+    return {
+        "steady": summarize(steady),
+        "all": summarize(every),
+        "per_tick_p99_ms": [per_tick[k]["p99_ms"] for k in sorted(per_tick)],
+        "missing": len(per_agent) * ticks - len(every),
+    }
 
-    def make(i: int, sync: bool):  # type: ignore[no-untyped-def]
-        if sync:
-            def agent(task: str) -> None:
-                starts[i].append(time.monotonic())
-            return agent
 
-        async def aagent(task: str) -> None:
-            starts[i].append(time.monotonic())
-        return aagent
+def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = False) -> Result:
+    """One scale point; see the module docstring for what is measured. ``gc_freeze``: call
+    ``gc.freeze()`` once every agent has started (what an application can do today), so the
+    collector stops re-scanning the agents' long-lived objects."""
+    from actors import ActorSystem, Start
 
-    rss0 = rss_mb()
-    schedulers = [AsyncAgentScheduler(make(i, i % 2 == 0), "t") for i in range(agents)]
+    if shape not in ("burst", "spread"):
+        raise ValueError(f"shape must be 'burst' or 'spread', got {shape!r}")
+    threads0, rss0 = threading.active_count(), rss_bytes()
+    records: list[list[float]] = [[] for _ in range(agents)]
+    system = ActorSystem()
     t0 = time.perf_counter()
-    for i, s in enumerate(schedulers):
-        if stagger:  # start agent i at i/N of the interval: a steady load instead of one burst
-            await asyncio.sleep(max(0.0, t0 + i / agents - time.perf_counter()))
-        await s.start("1")
-    spawn = time.perf_counter() - t0
-    cpu0 = time.process_time()
-    await asyncio.sleep(seconds)
+    refs = [system.spawn(_make_agent(records[i], i % 2 == 0), task="t", name=f"a{i}") for i in range(agents)]
+    spawn_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i, ref in enumerate(refs):
+        if shape == "spread":
+            wait = t0 + i / agents * INTERVAL - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        ref.tell(Start("1"))
+    start_s = time.perf_counter() - t0
+    actors = [ref._binding.actor for ref in refs]  # type: ignore[union-attr]
+    while any(a.stats.started_mono is None for a in actors):
+        time.sleep(0.01)
+    anchors: list[float] = [a.stats.started_mono for a in actors]  # type: ignore[misc]
+    all_started_s = time.perf_counter() - t0
+    if gc_freeze:
+        gc.freeze()
+    end = max(anchors) + ticks * INTERVAL + 0.5
+    cpu0, window0, threads_max = time.process_time(), time.monotonic(), threading.active_count()
+    with GcWatch() as watch:
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(0.25, left))
+            threads_max = max(threads_max, threading.active_count())
     cpu = time.process_time() - cpu0
-    threads = threading.active_count()
-    rss = rss_mb() - rss0
+    rss = rss_bytes()
+    starts = [list(r) for r in records]
     t0 = time.perf_counter()
-    await asyncio.gather(*(s.stop() for s in schedulers))
-    shutdown = time.perf_counter() - t0
-    late: list[float] = []
-    skipped = 0
-    for i, s in enumerate(schedulers):
-        anchor = s._actor.stats.started_mono
-        assert anchor is not None
-        late += [(t - (anchor + (k + 1) * 1.0)) * 1000 for k, t in enumerate(starts[i])]
-        skipped += s._actor.stats.skipped_ticks
-    by_tick: dict[int, list[float]] = {}
-    for i, s in enumerate(schedulers):
-        anchor = s._actor.stats.started_mono
-        assert anchor is not None
-        for k, t in enumerate(starts[i]):
-            by_tick.setdefault(k, []).append((t - (anchor + (k + 1) * 1.0)) * 1000)
-    for k in sorted(by_tick):
-        v = sorted(by_tick[k])
-        print(f"  tick {k + 1:2d}: n={len(v):5d} median {statistics.median(v):6.1f} ms p99 {v[int(0.99 * len(v))]:7.1f} ms max {v[-1]:7.1f} ms")
-    late.sort()
-    print(f"{agents} agents{' staggered' if stagger else ''}, {os.cpu_count()} cores: start {spawn:.2f} s, stop {shutdown:.2f} s, "
-          f"threads {threads}, +RSS {rss:.0f} MB, runs {len(late)}, skipped {skipped}, "
-          f"lateness median {statistics.median(late):.1f} ms p99 {late[int(0.99 * len(late))]:.1f} ms "
-          f"max {late[-1]:.1f} ms; CPU {cpu / max(1, len(late)) * 1e6:.0f} us/run; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    final = system.shutdown()
+    shutdown_s = time.perf_counter() - t0
+    time.sleep(0.2)
+    late = lateness_stats(list(zip(anchors, starts)), ticks)
+    runs = sum(1 for s in starts for t in s if window0 <= t <= end)  # the runs the CPU time paid for
+    return {
+        "agents": agents, "ticks": ticks, "shape": shape, "gc_freeze": gc_freeze, **late,
+        "skipped": sum(s["skipped_ticks"] for s in final.values()),
+        "spawn_s": spawn_s, "start_s": start_s, "all_started_s": all_started_s, "shutdown_s": shutdown_s,
+        "threads_max": threads_max, "threads_before": threads0, "threads_after": threading.active_count(),
+        "rss_total_mb": rss / 2**20, "rss_delta_mb": (rss - rss0) / 2**20,
+        "rss_per_agent_kb": (rss - rss0) / agents / 1024,
+        "cpu_us_per_run": cpu / max(1, runs) * 1e6, "runs": runs, **watch.summary(),
+    }
+
+
+async def floor_burst(agents: int, ticks: int = 10) -> Result:
+    """Raw asyncio: N timers due at the same instant, each creating a trivial task, re-armed."""
+    loop = asyncio.get_running_loop()
+    per_agent: list[tuple[float, list[float]]] = []
+    anchor = loop.time() + 0.2
+
+    async def trivial(record: list[float]) -> None:
+        record.append(time.monotonic())
+
+    def fire(record: list[float], due: float) -> None:
+        loop.create_task(trivial(record))
+        loop.call_at(due + INTERVAL, fire, record, due + INTERVAL)
+
+    for _ in range(agents):
+        record: list[float] = []
+        per_agent.append((anchor, record))
+        loop.call_at(anchor + INTERVAL, fire, record, anchor + INTERVAL)
+    with GcWatch() as watch:
+        await asyncio.sleep(anchor + ticks * INTERVAL + 0.5 - loop.time())
+    return {"agents": agents, "ticks": ticks, **lateness_stats(per_agent, ticks), **watch.summary()}
+
+
+def _fmt(s: Result) -> str:
+    return f"median {s['median_ms']:.2f} ms  p99 {s['p99_ms']:.2f} ms  max {s['max_ms']:.2f} ms"
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--stagger", action="store_true", help="spread the starts over one interval")
+    parser.add_argument("--ticks", "--seconds", type=int, default=5, help="ticks of the 1 s interval to run")
+    parser.add_argument("--spread", "--stagger", action="store_true", help="spread the starts over one interval")
+    parser.add_argument("--floor", action="store_true", help="also run the raw-asyncio burst floor")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() once all agents have started")
     args = parser.parse_args()
-    asyncio.run(main(args.agents, args.seconds, args.stagger))
+    r = run(args.agents, args.ticks, "spread" if args.spread else "burst", args.gc_freeze)
+    print(f"{r['agents']} agents ({r['shape']}{', gc.freeze()' if r['gc_freeze'] else ''}), {os.cpu_count()} cores, "
+          f"{r['ticks']} ticks of 1 s")
+    print(f"  lateness ticks 2..{r['ticks']}: {_fmt(r['steady'])}")
+    print(f"  lateness all ticks:   {_fmt(r['all'])}")
+    print(f"  per-tick p99 (ms):    {', '.join(f'{v:.1f}' for v in r['per_tick_p99_ms'])}")
+    print(f"  skipped {r['skipped']}, missing {r['missing']}, runs {r['runs']}, CPU {r['cpu_us_per_run']:.0f} us/run")
+    print(f"  spawn {r['spawn_s']:.2f} s, start {r['start_s']:.2f} s, shutdown {r['shutdown_s']:.2f} s")
+    print(f"  gc: {r['gc_collections']} collections ({r['gc_gen2']} full), {r['gc_total_ms']:.0f} ms in total, "
+          f"longest {r['gc_max_ms']:.1f} ms")
+    print(f"  threads {r['threads_max']} (before {r['threads_before']}, after {r['threads_after']}), "
+          f"RSS {r['rss_total_mb']:.0f} MB total, +{r['rss_delta_mb']:.0f} MB, {r['rss_per_agent_kb']:.1f} KB/agent")
+    if args.floor:
+        f = asyncio.run(floor_burst(args.agents, args.ticks))
+        print(f"  raw-asyncio floor: ticks 2..: {_fmt(f['steady'])}; all: {_fmt(f['all'])}")

@@ -1,0 +1,1 @@
+"""actorsched's benchmark suite: ``python -m benchmarks [--quick]`` (see benchmarks/run.py)."""

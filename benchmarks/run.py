@@ -1,0 +1,109 @@
+"""Run the benchmark suite: ``python -m benchmarks [--quick]`` (or ``python benchmarks/run.py``).
+
+Prints the tables and goal verdicts and writes docs/benchmarks.md. Every measurement runs in a
+fresh interpreter (:func:`benchmarks.common.run_child`), one after another, never in parallel.
+``--quick`` (< 1 min on 2 cores): 100 ticks per dispatch series (50 next to the busy thread, so
+drift is read at tick 100, not 1,000), 500 messages, 10,000 agents only for 4 ticks, no profile.
+Full (~9 min): 1,000 ticks per series, 2,000 messages, 100 / 1,000 / 10,000 agents for 10 ticks
+(and, as evidence, 10,000 with gc.freeze()), and the py-spy profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import report  # noqa: E402
+from benchmarks.common import ROOT, Result, machine, run_child  # noqa: E402
+from benchmarks.dispatch import SERIES  # noqa: E402
+
+INTERVAL = 0.02
+PLANS: dict[str, dict[str, Any]] = {
+    "quick": {"ticks_idle": 100, "ticks_busy": 50, "messages": 500, "stop_repeats": 10, "shutdown_agents": 1000,
+              "shutdown_warm_s": 1.0, "shutdown_repeats": 1, "scale_agents": [10000], "scale_ticks": 4,
+              "gc_freeze_evidence": False, "profile": False},
+    "full": {"ticks_idle": 1000, "ticks_busy": 1000, "messages": 2000, "stop_repeats": 30, "shutdown_agents": 1000,
+             "shutdown_warm_s": 2.0, "shutdown_repeats": 3, "scale_agents": [100, 1000, 10000], "scale_ticks": 10,
+             "gc_freeze_evidence": True, "profile": True},
+}
+
+
+class Progress:
+    """One line per step on stderr, with the time since the start."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        print(f"[{time.monotonic() - self.t0:5.0f} s] {what}", file=sys.stderr, flush=True)
+
+
+def run_suite(mode: str, profile: bool) -> Result:
+    plan = PLANS[mode]
+    step = Progress()
+    results: Result = {"mode": mode, "plan": plan, "machine": machine(), "dispatch": {}}
+    for condition, ticks in (("idle", plan["ticks_idle"]), ("busy", plan["ticks_busy"])):
+        series = results["dispatch"][condition] = {}
+        for name, (func, extra) in SERIES.items():
+            step(f"dispatch ({condition}): {name}, {ticks} ticks")
+            series[name] = run_child(f"dispatch:{func.__name__}", timeout=ticks * INTERVAL * 2 + 30, ticks=ticks,
+                                     interval=INTERVAL, busy=condition == "busy", **extra)
+    step(f"messages: {plan['messages']} tells and asks each")
+    results["messages"] = run_child("messages:run", timeout=120, n=plan["messages"])
+    step(f"stop: backoff stop x{plan['stop_repeats']}")
+    results["stop"] = {"backoff": run_child("stop:backoff_stop", timeout=120, repeats=plan["stop_repeats"])}
+    step(f"stop: shutdown of {plan['shutdown_agents']} agents x{plan['shutdown_repeats']}")
+    results["stop"]["shutdown"] = run_child("stop:shutdown_agents", timeout=120, n=plan["shutdown_agents"],
+                                            warm_s=plan["shutdown_warm_s"], repeats=plan["shutdown_repeats"])
+    results["scale"] = {"points": [], "floors": []}
+    for agents in plan["scale_agents"]:
+        step(f"scale: raw-asyncio floor, {agents} timers")
+        results["scale"]["floors"].append(run_child("scale:floor_burst", timeout=120, agents=agents,
+                                                    ticks=plan["scale_ticks"]))
+        for shape in ("burst", "spread"):
+            for freeze in (False, True) if agents >= 10000 and plan["gc_freeze_evidence"] else (False,):
+                step(f"scale: {agents} agents, {shape}{', gc.freeze()' if freeze else ''}")
+                results["scale"]["points"].append(run_child("scale:run", timeout=180, agents=agents,
+                                                            ticks=plan["scale_ticks"], shape=shape, gc_freeze=freeze))
+    if profile:
+        step("profile: 2,000 agents under py-spy")
+        results["profile"] = run_child("profile:run", timeout=120, agents=2000, seconds=6.0)
+    results["elapsed_s"] = time.monotonic() - step.t0
+    step("done")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a first look in under a minute")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
+                        help="take the py-spy profile (default: in full mode only)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown report to write")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--json", type=Path, help="also save the raw results here")
+    parser.add_argument("--render", type=Path, help="render saved raw results instead of measuring")
+    args = parser.parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+    else:
+        mode = "quick" if args.quick else "full"
+        results = run_suite(mode, PLANS[mode]["profile"] if args.profile is None else args.profile)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    print(report.render_text(results))
+    if not args.no_write:
+        command = "python -m benchmarks" + (" --quick" if results["mode"] == "quick" else "")
+        args.out.write_text(report.render_markdown(results, command))
+        print(f"\nwrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
