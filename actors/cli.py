@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from actors.demo import run_demo
+            from actors.cli_demo import run_demo
 
             if not 0 < args.seconds < 3600:
                 raise UsageError(f"--seconds must be between 0 and 3600, got {args.seconds}")

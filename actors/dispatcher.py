@@ -28,6 +28,8 @@ from typing import Any
 
 import pykka
 
+from bridge.shared import ProcessWide
+
 from actors.loop_side import begin_loop_call_batching, flush_loop_calls
 
 __all__ = ["Dispatcher", "Mailbox"]
@@ -187,11 +189,9 @@ class _Worker(pykka.ThreadingActor):
         self.queue.run()
 
 
-class Dispatcher:
+class Dispatcher(ProcessWide):
     """A reference-counted set of pykka worker actors that mailboxes are pinned to."""
 
-    _shared: Dispatcher | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(self, workers: int = 2) -> None:
         if workers < 1:
@@ -202,13 +202,6 @@ class Dispatcher:
         self._workers: list[_WorkerQueue] = []
         self._next = itertools.count()
 
-    @classmethod
-    def shared(cls) -> Dispatcher:
-        """The process-wide dispatcher."""
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
 
     @property
     def workers(self) -> list[pykka.ActorRef[Any]]:

@@ -13,6 +13,8 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Coroutine
+
+from bridge.shared import ProcessWide
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread"]
@@ -21,11 +23,9 @@ T = TypeVar("T")
 log = logging.getLogger("bridge")
 
 
-class LoopThread:
+class LoopThread(ProcessWide):
     """A reference-counted event loop running in a daemon thread."""
 
-    _shared: LoopThread | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(self, name: str = "actorsched-loop") -> None:
         self._name = name
@@ -34,13 +34,6 @@ class LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    @classmethod
-    def shared(cls) -> LoopThread:
-        """The process-wide instance used by the sync schedulers."""
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:

@@ -25,17 +25,17 @@ import threading
 import time
 from collections.abc import Callable
 
+from bridge.shared import ProcessWide
+
 __all__ = ["ThreadPool"]
 
 log = logging.getLogger("bridge")
 _Task = Callable[[], None]
 
 
-class ThreadPool:
+class ThreadPool(ProcessWide):
     """Reference-counted pool of daemon threads running fire-and-forget callables."""
 
-    _shared: ThreadPool | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(
         self,
@@ -61,13 +61,6 @@ class ThreadPool:
         self._retiring = threading.Condition(self._lock)
         self._counter = itertools.count(1)
 
-    @classmethod
-    def shared(cls) -> ThreadPool:
-        """The process-wide pool the schedulers run sync agents and callbacks on."""
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
 
     @property
     def threads(self) -> int:
