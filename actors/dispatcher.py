@@ -73,6 +73,10 @@ class Mailbox:
                 return False
         return True
 
+    # Calling a mailbox posts to it: whoever sends to an agent holds the mailbox itself rather
+    # than a bound `post` method, one long-lived object fewer per holder for the GC to scan.
+    __call__ = post
+
     def close(self) -> None:
         """Drop every queued and future message (the agent's runtime has been released)."""
         self._closed = True

@@ -165,7 +165,7 @@ class AgentLoop:
         self._post = post
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self._run: asyncio.Task[None] | None = None
-        self._callbacks: set[asyncio.Task[None]] = set()
+        self._callbacks: set[asyncio.Task[None]] | None = None  # made at the first async callback
 
     # -- timers ---------------------------------------------------------------------------
     def _call_at_mono(self, due_mono: float, key: Hashable, fn: Callable[..., None], *args: Any) -> None:
@@ -267,6 +267,8 @@ class AgentLoop:
                 done()
 
         task = self._loop.create_task(call(), name="actorsched-callback")
+        if self._callbacks is None:
+            self._callbacks = set()
         self._callbacks.add(task)
         task.add_done_callback(self._callbacks.discard)
 
@@ -275,5 +277,5 @@ class AgentLoop:
         self.disarm_all()
         if self._run is not None:
             self._run.cancel()
-        for task in list(self._callbacks):
+        for task in list(self._callbacks or ()):
             task.cancel()

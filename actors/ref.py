@@ -63,7 +63,7 @@ class AgentRef:
         self._name = name
         self._system = system
         self._binding: Binding | None = binding
-        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._pending: set[concurrent.futures.Future[Any]] | None = None  # made at the first ask
 
     def __repr__(self) -> str:
         return f"<AgentRef {self._name!r} {'alive' if self.is_alive else 'dead'}>"
@@ -98,6 +98,8 @@ class AgentRef:
             raise AgentDeadError(f"agent {self._name!r} is dead")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         internal, urgent = _internal(binding, message, partial(answer_into, future))
+        if self._pending is None:
+            self._pending = set()
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         if not binding.post(internal, urgent):
@@ -136,7 +138,7 @@ class AgentRef:
         return binding
 
     def _fail_pending(self) -> None:
-        for future in list(self._pending):
+        for future in list(self._pending or ()):
             if not future.done():
                 try:
                     future.set_exception(AgentDeadError(f"agent {self._name!r} died before answering"))

@@ -52,7 +52,7 @@ class Binding:
         self.dispatcher.acquire()
         self.pool.acquire()
         self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed)
-        actor.bind(self.mailbox.post, driver, AgentLoop(driver.loop, self.mailbox.post), self.pool)
+        actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox), self.pool)
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
         self.dead_listener: Callable[[AgentActor], None] | None = None

@@ -21,7 +21,7 @@ class RestartLimiter:
 
     max_restarts: int = 3
     window: float = 60.0
-    _times: deque[float] = field(default_factory=deque, repr=False)
+    _times: deque[float] | None = field(default=None, repr=False)  # made at the first crash
 
     def __post_init__(self) -> None:
         if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) or self.max_restarts < 0:
@@ -32,6 +32,8 @@ class RestartLimiter:
 
     def allow(self, now: float) -> bool:
         """Record a crash at ``now`` (monotonic seconds); True if it may be restarted."""
+        if self._times is None:
+            self._times = deque()
         while self._times and now - self._times[0] >= self.window:
             self._times.popleft()
         if len(self._times) >= self.max_restarts:

@@ -15,16 +15,22 @@ from typing import Any
 
 __all__ = ["CancelToken"]
 
+_LOCK = threading.Lock()
+
 
 class CancelToken:
     """A one-shot, thread-safe cancellation flag that threads and coroutines can wait on."""
 
-    __slots__ = ("_event", "_lock", "_callbacks", "_reason")
+    # A token is a flag until someone waits on it: the Event (a Condition, a Lock and a deque)
+    # and the callback dict are made on first use, and all tokens share one lock (it guards
+    # microsecond sections, rarely contended). Each running agent holds a token, and at 10,000
+    # agents the eager version was ~50,000 long-lived objects for every full GC pass to scan.
+    __slots__ = ("_cancelled", "_event", "_callbacks", "_reason")
 
     def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._cancelled = False
+        self._event: threading.Event | None = None
+        self._callbacks: dict[int, Callable[[], None]] | None = None
         self._reason: str | None = None
 
     def __repr__(self) -> str:
@@ -34,12 +40,12 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         """True once :meth:`cancel` has been called."""
-        return self._event.is_set()
+        return self._cancelled
 
     @property
     def is_cancelled(self) -> bool:
         """Alias of :attr:`cancelled`."""
-        return self._event.is_set()
+        return self._cancelled
 
     @property
     def reason(self) -> str | None:
@@ -48,13 +54,15 @@ class CancelToken:
 
     def cancel(self, reason: str | None = None) -> bool:
         """Cancel the token from any thread or loop; return True if this call cancelled it."""
-        with self._lock:
-            if self._event.is_set():
+        with _LOCK:
+            if self._cancelled:
                 return False
             self._reason = reason
-            self._event.set()
-            callbacks = list(self._callbacks.values())
-            self._callbacks.clear()
+            self._cancelled = True
+            if self._event is not None:
+                self._event.set()
+            callbacks = list(self._callbacks.values()) if self._callbacks else []
+            self._callbacks = None
         for callback in callbacks:
             callback()
         return True
@@ -64,8 +72,10 @@ class CancelToken:
 
         The callback runs in the cancelling thread, so it must be quick and must not raise.
         """
-        with self._lock:
-            if not self._event.is_set():
+        with _LOCK:
+            if not self._cancelled:
+                if self._callbacks is None:
+                    self._callbacks = {}
                 key = id(callback)
                 while key in self._callbacks:
                     key += 1
@@ -75,8 +85,9 @@ class CancelToken:
         return lambda: None
 
     def _unregister(self, key: int) -> None:
-        with self._lock:
-            self._callbacks.pop(key, None)
+        with _LOCK:
+            if self._callbacks is not None:
+                self._callbacks.pop(key, None)
 
     def child(self) -> CancelToken:
         """Return a token cancelled with this one (it can also be cancelled on its own).
@@ -91,11 +102,19 @@ class CancelToken:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block the calling thread until cancelled or ``timeout`` passes; return ``cancelled``."""
-        return self._event.wait(timeout)
+        if self._cancelled:
+            return True
+        with _LOCK:
+            if self._cancelled:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
 
     async def wait_async(self, timeout: float | None = None) -> bool:
         """Wait on the running loop until cancelled or ``timeout`` passes; return ``cancelled``."""
-        if self._event.is_set():
+        if self._cancelled:
             return True
         loop = asyncio.get_running_loop()
         woken = loop.create_future()
@@ -113,7 +132,7 @@ class CancelToken:
             pass
         finally:
             unregister()
-        return self._event.is_set()
+        return self._cancelled
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep ``seconds`` on the running loop unless cancelled first; return ``cancelled``."""
