@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["AgentCall", "resolve_agent"]
+__all__ = ["AgentCall", "check_callbacks", "resolve_agent"]
 
 _ASYNC_METHODS = ("astart", "arun")
 _SYNC_METHODS = ("start", "run")
@@ -65,3 +65,10 @@ def resolve_agent(agent: object, prefer_async: bool) -> AgentCall:
         f"agent must have astart/arun/start/run or be a sync or async callable f(task); "
         f"got {type(agent).__name__}: {agent!r}"
     )
+
+
+def check_callbacks(on_success: object, on_failure: object) -> None:
+    """``TypeError`` unless each callback is callable or None (at construction, not at the first run)."""
+    for label, callback in (("on_success", on_success), ("on_failure", on_failure)):
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{label} must be callable or None, got {callback!r}")

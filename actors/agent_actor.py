@@ -28,7 +28,8 @@ from actors.agent import AgentCall, _is_async
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
 from actors.loop_side import AgentLoop, LoopDriver, Tick, after_loop_calls
-from actors.schedule import Schedule
+from actors.messages import Start
+from actors.schedule import CronSchedule, Schedule
 from actors.stats import Stats
 from actors.supervision import RestartLimiter
 from bridge import CancelToken, ThreadPool, safe_call
@@ -178,6 +179,14 @@ class AgentActor:
     def is_running(self) -> bool:
         """True while the schedule is active (Start handled, Stop not yet)."""
         return self._running
+
+    def start_message(self, start: Start, reply: Reply | None = None) -> StartMsg:
+        """The internal form of a validated ``Start``; cron runs in the configured zone."""
+        schedule = start.schedule
+        zone = self.config.timezone
+        if isinstance(schedule, CronSchedule) and zone is not None:
+            schedule = schedule.with_timezone(zone)
+        return StartMsg(schedule, start.max_retries, start.run_immediately, reply)
 
     def snapshot(self) -> dict[str, Any]:
         """The public stats dict, with ``name``, ``kind`` and ``state``."""

@@ -131,28 +131,23 @@ class _WorkerQueue:
         self.thread: threading.Thread | None = None
 
     def schedule(self, mailbox: Mailbox) -> bool:
-        self.ready.append(mailbox)
-        if not self.awake:  # the same publish-then-check rule as Mailbox.post/drain
-            self.awake = True
-            ref = self.ref
-            if ref is None:
-                return False
-            try:
-                ref.tell(_DOORBELL)
-            except pykka.ActorDeadError:
-                return False
-        return True
+        """Queue a mailbox with work; False if the worker is gone."""
+        self.ready.append(mailbox)  # published before the awake check: see Mailbox.drain
+        return self.ring()
 
-    def schedule_ring(self) -> None:
-        """Ring the doorbell unless the worker is awake (used after doorbells were held)."""
-        if not self.awake:
-            self.awake = True
-            ref = self.ref
-            if ref is not None:
-                try:
-                    ref.tell(_DOORBELL)
-                except pykka.ActorDeadError:
-                    pass
+    def ring(self) -> bool:
+        """Ring the doorbell unless the worker is awake; False if the worker is gone."""
+        if self.awake:
+            return True
+        self.awake = True
+        ref = self.ref
+        if ref is None:
+            return False
+        try:
+            ref.tell(_DOORBELL)
+        except pykka.ActorDeadError:
+            return False
+        return True
 
     def run(self) -> None:
         """Drain ready mailbox after mailbox (``_BATCH`` messages per turn, for fairness)."""
@@ -259,7 +254,7 @@ class Dispatcher(ProcessWide):
             for worker in workers:
                 worker.awake = False
                 if worker.ready:
-                    worker.schedule_ring()
+                    worker.ring()
 
     def mailbox(
         self, handler: Callable[[Any], None], on_crash: Callable[[Any, BaseException], None] | None = None

@@ -21,7 +21,18 @@ from typing import Any
 from actors.schedule import Schedule
 from bridge import Channel, ChannelClosed, asafe_call
 
-__all__ = ["AgentLoop", "LoopDriver", "Tick", "after_loop_calls", "begin_loop_call_batching", "flush_loop_calls"]
+__all__ = [
+    "AgentLoop", "LoopDriver", "Tick", "after_loop_calls", "begin_loop_call_batching", "flush_loop_calls",
+    "running_loop",
+]
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 log = logging.getLogger("actors")
 Post = Callable[[Any], object]
@@ -118,6 +129,14 @@ class LoopDriver:
             driver._refs += 1
             return driver
 
+    @classmethod
+    def acquire_for(cls, loop: asyncio.AbstractEventLoop, timeout: float = 5.0) -> LoopDriver:
+        """:meth:`acquire` for ``loop`` from any thread: directly on the loop's own thread,
+        otherwise through the loop (which must be running)."""
+        if running_loop() is loop:
+            return cls.acquire()
+        return asyncio.run_coroutine_threadsafe(_acquire(), loop).result(timeout)
+
     def retain(self) -> LoopDriver:
         """Take one more reference from any thread (the caller already holds one)."""
         with self._registry_lock:
@@ -155,6 +174,10 @@ class LoopDriver:
         _batch.count += 1
         if _batch.count >= _FLUSH_EVERY:
             flush_loop_calls()
+
+
+async def _acquire() -> LoopDriver:
+    return LoopDriver.acquire()
 
 
 class AgentLoop:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from actors.agent_actor import RunNowMsg, StartMsg, StatsMsg, StopMsg
+from actors.agent_actor import RunNowMsg, StatsMsg, StopMsg
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
+from actors.loop_side import running_loop
 from actors.runtime import Binding, answer_into
-from actors.schedule import CronSchedule
 
 if TYPE_CHECKING:
     from actors.system import ActorSystem
@@ -36,11 +36,7 @@ _SUMMED = ("total_executions", "successful_executions", "failed_executions", "ca
 def _internal(binding: Binding, message: Message, reply: Callable[[Any], None] | None) -> tuple[Any, bool]:
     """Translate a public message; return (internal message, urgent)."""
     if isinstance(message, Start):
-        schedule = message.schedule
-        zone = binding.actor.config.timezone
-        if isinstance(schedule, CronSchedule) and zone is not None:
-            schedule = schedule.with_timezone(zone)
-        return StartMsg(schedule, message.max_retries, message.run_immediately, reply), True
+        return binding.actor.start_message(message, reply), True
     if isinstance(message, Stop):
         return StopMsg(None, reply), True
     if isinstance(message, RunNow):
@@ -116,7 +112,7 @@ class AgentRef:
         stall the very agent being asked.
         """
         binding = self._binding
-        if binding is not None and _running_loop() is binding.loop:
+        if binding is not None and running_loop() is binding.loop:
             raise RuntimeError("ref.ask() would block the event loop this agent runs on; use await ref.ask_async()")
         return self.ask_future(message).result(timeout)
 
@@ -149,13 +145,6 @@ class AgentRef:
 def _internal_check(message: object) -> None:
     if not isinstance(message, (Start, Stop, RunNow, GetStats)):
         raise TypeError(f"not an actorsched message (Start, Stop, RunNow, GetStats): {message!r}")
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class AgentPool:

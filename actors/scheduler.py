@@ -12,13 +12,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from actors.agent import resolve_agent
+from actors.agent import check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
 from actors.config import SchedulerConfig
 from actors.loop_side import LoopDriver
 from actors.messages import Start
 from actors.runtime import Binding
-from actors.schedule import CronSchedule
 from bridge import LoopThread
 
 __all__ = ["AgentScheduler", "AsyncAgentScheduler"]
@@ -39,9 +38,7 @@ class _SchedulerBase:
     ) -> None:
         cfg = SchedulerConfig.from_mapping(config)
         call = resolve_agent(agent, prefer_async=self._prefer_async)
-        for label, callback in (("on_success", on_success), ("on_failure", on_failure)):
-            if callback is not None and not callable(callback):
-                raise TypeError(f"{label} must be callable or None, got {callback!r}")
+        check_callbacks(on_success, on_failure)
         self._actor = AgentActor(call, task, cfg, cfg.name or call.label, on_success, on_failure)
         self._lock = threading.Lock()
         self._binding: Binding | None = None
@@ -67,12 +64,8 @@ class _SchedulerBase:
         return binding is not None and not binding.stop_requested and not self._actor.dead
 
     def _start_message(self, schedule_expr: str, max_retries: int, run_immediately: bool) -> StartMsg:
-        start = Start(schedule_expr, max_retries, run_immediately)  # validates: ValueError/TypeError
-        schedule = start.schedule
-        zone = self._actor.config.timezone
-        if isinstance(schedule, CronSchedule) and zone is not None:
-            schedule = schedule.with_timezone(zone)
-        return StartMsg(schedule, start.max_retries, start.run_immediately)
+        # Start validates: ValueError (a TypeError too for a wrong type).
+        return self._actor.start_message(Start(schedule_expr, max_retries, run_immediately))
 
     def _stopping_from_inside(self, binding: Binding, timeout: float | None) -> bool:
         """A stop from the agent's own run or callback, or from its loop thread, cannot wait."""
@@ -173,7 +166,7 @@ class AgentScheduler(_SchedulerBase):
             loop_thread = LoopThread.shared()
             loop = loop_thread.acquire()
             try:
-                driver = asyncio.run_coroutine_threadsafe(_acquire_driver(), loop).result()
+                driver = LoopDriver.acquire_for(loop)
             except BaseException:
                 loop_thread.release()
                 raise
@@ -213,7 +206,3 @@ class AgentScheduler(_SchedulerBase):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-async def _acquire_driver() -> LoopDriver:
-    return LoopDriver.acquire()

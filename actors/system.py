@@ -18,11 +18,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from actors.agent import AgentCall, resolve_agent
+from actors.agent import AgentCall, check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
 from actors.dispatcher import Dispatcher
-from actors.loop_side import LoopDriver
+from actors.loop_side import LoopDriver, running_loop
 from actors.ref import AgentPool, AgentRef, Message
 from actors.runtime import Binding, close_driver, release_many
 from actors.supervision import RestartLimiter
@@ -94,7 +94,7 @@ class ActorSystem:
         """
         cfg = SchedulerConfig.from_mapping(config)
         call = resolve_agent(agent, prefer_async=self._async_loop is not None)
-        _check_callbacks(on_success, on_failure)
+        check_callbacks(on_success, on_failure)
         with self._lock:
             name = self._claim_name(name if name is not None else cfg.name, call)
             driver = self._runtime()
@@ -142,16 +142,12 @@ class ActorSystem:
         if self._driver is not None:
             return self._driver
         if self._async_loop is not None:
-            loop = self._async_loop
-            if _running_loop() is loop:
-                self._driver = LoopDriver.acquire()
-            else:
-                self._driver = asyncio.run_coroutine_threadsafe(_acquire_driver(), loop).result(5.0)
+            self._driver = LoopDriver.acquire_for(self._async_loop)
         else:
             loop_thread = LoopThread.shared()
             loop = loop_thread.acquire()
             try:
-                self._driver = asyncio.run_coroutine_threadsafe(_acquire_driver(), loop).result(5.0)
+                self._driver = LoopDriver.acquire_for(loop)
             except BaseException:
                 loop_thread.release()
                 raise
@@ -212,7 +208,7 @@ class ActorSystem:
         threads, and return ``{name: final stats}``. Agents are dead afterwards; the system
         itself can spawn again. From the loop of an ``async with`` system use :meth:`ashutdown`.
         """
-        if self._async_loop is not None and _running_loop() is self._async_loop:
+        if self._async_loop is not None and running_loop() is self._async_loop:
             raise RuntimeError("shutdown() would block the loop the agents run on; use await system.ashutdown()")
         stopping = self._begin_shutdown(timeout)
         concurrent.futures.wait([f for _, _, f in stopping], timeout + _SHUTDOWN_SLACK_S)
@@ -257,20 +253,3 @@ class ActorSystem:
             await self.ashutdown()
         finally:
             self._async_loop = None
-
-
-def _check_callbacks(*callbacks: Callback) -> None:
-    for callback in callbacks:
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callbacks must be callable or None, got {callback!r}")
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-async def _acquire_driver() -> LoopDriver:
-    return LoopDriver.acquire()
