@@ -1,10 +1,11 @@
 """actorsched: run AI agents (or any callable) on schedules, each behind its own actor mailbox.
 
-Public API (see docs/ and DESIGN.md for the contract)::
+The public API is every name in ``__all__``, documented in the API reference (docs/api.md)::
 
     from actors import (AgentScheduler, AsyncAgentScheduler, ActorSystem, AgentRef, AgentPool,
-                        Start, Stop, RunNow, GetStats, AgentDeadError, parse_schedule, backoff_delay,
-                        RetryPolicy, safe_call, asafe_call)
+                        Start, Stop, RunNow, GetStats, parse_schedule, IntervalSchedule,
+                        CronSchedule, backoff_delay, RetryPolicy, safe_call, asafe_call,
+                        CancelToken, AgentDeadError, ArgumentTypeError)
 """
 
 import logging

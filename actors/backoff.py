@@ -56,13 +56,26 @@ def backoff_delay(
     jitter: float,
     rand: Callable[[], float] = random.random,
 ) -> float:
-    """Return the delay in seconds before retry number ``attempt`` (1-based).
+    """Return the delay in seconds before retry number ``attempt``.
 
     The base is ``min(cap, initial * factor ** (attempt - 1))``; jitter multiplies it by a
     uniform factor in ``[1 - jitter, 1 + jitter]`` and the result is clamped to ``[0, cap]``.
-    ``attempt < 1``, a negative or non-finite parameter, or ``jitter > 1`` raises ``ValueError``
-    (``cap`` may be ``inf`` for no cap). ``rand`` returns a float in ``[0, 1)``; inject it to
-    make the jitter deterministic.
+
+    Args:
+        attempt: The retry number, 1-based (1 is the wait after the first failed attempt).
+        initial: Seconds before the first retry.
+        factor: Growth per retry.
+        cap: The longest delay; ``inf`` for no cap.
+        jitter: Relative spread, between 0 and 1 (0.1 is ±10 %).
+        rand: Returns a float in ``[0, 1)``; inject it to make the jitter deterministic.
+
+    Returns:
+        The delay in seconds, between 0 and ``cap``.
+
+    Raises:
+        ValueError: ``attempt < 1``, a negative or non-finite parameter (``cap`` may be
+            ``inf``), or ``jitter > 1``. A wrong type raises
+            [`ArgumentTypeError`][actors.ArgumentTypeError], which is a ``ValueError`` too.
     """
     if isinstance(attempt, bool) or not isinstance(attempt, int):
         raise ArgumentTypeError(f"attempt must be an int >= 1, not {type(attempt).__name__}: {attempt!r}")
@@ -81,7 +94,16 @@ def backoff_delay(
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Backoff parameters (seconds), validated on construction; see :func:`backoff_delay`."""
+    """Backoff parameters, validated on construction; what ``config["backoff"]`` builds.
+
+    Attributes:
+        initial: Seconds before the first retry.
+        factor: Growth per retry.
+        cap: The longest delay in seconds (``inf`` for no cap).
+        jitter: Relative spread, between 0 and 1.
+
+    The rule is [`backoff_delay`][actors.backoff_delay]'s; a bad value raises ``ValueError``.
+    """
 
     initial: float = 5.0
     factor: float = 2.0
@@ -94,7 +116,10 @@ class RetryPolicy:
             object.__setattr__(self, name, float(getattr(self, name)))
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """Return the delay before retry number ``attempt`` (1-based) under this policy."""
+        """Return the delay in seconds before retry number ``attempt`` (1-based) under this policy.
+
+        ``rand`` is [`backoff_delay`][actors.backoff_delay]'s.
+        """
         return backoff_delay(
             attempt, initial=self.initial, factor=self.factor, cap=self.cap, jitter=self.jitter, rand=rand
         )
@@ -103,7 +128,12 @@ class RetryPolicy:
     def from_mapping(cls, values: Mapping[str, Any] | RetryPolicy | None) -> RetryPolicy:
         """Build a policy from a ``backoff`` config dict; missing keys keep their defaults.
 
-        An unknown key raises ``ValueError`` naming it; a bad value raises ``ValueError``.
+        Args:
+            values: A dict with any of ``initial``, ``factor``, ``cap``, ``jitter``; a policy
+                (returned as is); or None (the defaults).
+
+        Raises:
+            ValueError: An unknown key (named in the message) or a bad value.
         """
         if values is None:
             return cls()

@@ -4,7 +4,7 @@ Two clocks, on purpose. Intervals run fixed-rate on the monotonic clock (tick k 
 ``anchor + k * seconds``, computed from k rather than accumulated, so a 20 ms interval does not
 drift after 1,000 ticks). Cron expressions are wall-clock by definition and are evaluated by
 cronsim in the configured time zone, which fires a daily ``30 2 * * *`` job once on both DST
-change days (croniter fires it twice on Europe/Berlin's fall-back day; see docs/architecture.md).
+change days (croniter fires it twice on Europe/Berlin's fall-back day; see the architecture doc).
 """
 
 from __future__ import annotations
@@ -51,7 +51,13 @@ def _error(expr: object, reason: str) -> ValueError:
 
 @dataclass(frozen=True, slots=True)
 class IntervalSchedule:
-    """A fixed-rate interval on the monotonic clock, counted from ``anchor`` (the start time)."""
+    """A fixed-rate interval on the monotonic clock, counted from ``anchor`` (the start time).
+
+    Attributes:
+        expr: The expression it was parsed from.
+        seconds: The interval.
+        clock: Always ``"monotonic"``: due times are ``time.monotonic()`` values.
+    """
 
     expr: str
     seconds: float
@@ -73,13 +79,23 @@ class IntervalSchedule:
         return due
 
     def index_of(self, due: float, anchor: float) -> int:
-        """Return k for a due time produced by :meth:`next_fire` (for counting missed ticks)."""
+        """Return k for a due time produced by [`next_fire`][actors.IntervalSchedule.next_fire].
+
+        Used to count the ticks missed between two due times.
+        """
         return round((due - anchor) / self.seconds)
 
 
 @dataclass(frozen=True, slots=True)
 class CronSchedule:
-    """A 5-field cron expression evaluated on the wall clock in ``tz`` (DST-correct)."""
+    """A 5-field cron expression evaluated on the wall clock in ``tz`` (DST-correct).
+
+    Attributes:
+        expr: The expression it was parsed from (``"cron:30 2 * * *"``, ``"@daily"``).
+        fields: The five cron fields (``"30 2 * * *"``).
+        tz: The time zone; None means the local zone at each evaluation.
+        clock: Always ``"wall"``: due times are ``time.time()`` values.
+    """
 
     expr: str
     fields: str
@@ -121,13 +137,23 @@ def _positive_seconds(expr: object, value: float) -> float:
 
 
 def parse_schedule(expr: str | int | float, timezone: tzinfo | None = None) -> Schedule:
-    """Parse a schedule expression into an :class:`IntervalSchedule` or :class:`CronSchedule`.
+    """Parse a schedule expression (the grammar is in the docs' Schedules page).
 
-    Raises ``ValueError`` (naming the expression and listing the accepted forms) for anything
-    outside the grammar, for zero, negative, ``nan`` or ``inf`` intervals and for a cron
-    expression cronsim rejects; ``TypeError`` for a value that is neither a string nor a number.
-    A non-string, non-number raises :class:`~actors.errors.ArgumentTypeError` (a ``ValueError``
-    and a ``TypeError``). ``timezone`` applies to cron forms only (``None``: the local zone).
+    Args:
+        expr: ``"hourly"``, ``"@daily"``, ``"*/30m"``, ``"every 90s"``, ``"cron:30 2 * * *"``,
+            or a number of seconds (``3600``, ``"0.25"``).
+        timezone: For cron forms only; None means the local zone.
+
+    Returns:
+        An [`IntervalSchedule`][actors.IntervalSchedule] or a
+        [`CronSchedule`][actors.CronSchedule].
+
+    Raises:
+        ValueError: Anything outside the grammar; a zero, negative, ``nan`` or ``inf``
+            interval; a cron expression cronsim rejects. The message names the expression
+            and lists the accepted forms.
+        ArgumentTypeError: A value that is neither a string nor a number. It is both a
+            ``TypeError`` and a ``ValueError``.
     """
     if isinstance(expr, bool) or not isinstance(expr, (str, int, float)):
         raise ArgumentTypeError(

@@ -1,8 +1,8 @@
 """Execution statistics: a plain record owned by one agent actor, so it needs no lock.
 
-Vocabulary (DESIGN.md): an *execution* is one scheduled run with up to ``max_retries``
-attempts; it ends as a success or a failure. A run that a stop interrupts is not an execution:
-it is *cancelled*. Every transition goes through a method here, which keeps
+Vocabulary (as in the docs' "How it works" page): an *execution* is one scheduled run with up
+to ``max_retries`` attempts; it ends as a success or a failure. A run that a stop interrupts is
+not an execution: it is *cancelled*. Every transition goes through a method here, which keeps
 ``total_executions == successful + failed`` and, with nothing in flight,
 ``retries == total_attempts - total_executions - cancelled_executions``.
 """
@@ -99,7 +99,10 @@ class Stats:
         return max(0.0, end - self.started_mono)
 
     def snapshot(self, now_mono: float, is_running: bool) -> dict[str, Any]:
-        """Return the public stats dict (DESIGN.md keys plus the extras documented there)."""
+        """Return the public stats dict (the keys are listed in the docs' "How it works" page).
+
+        The actor adds ``name``, ``kind`` and ``state``.
+        """
         return {
             "is_running": is_running,
             "total_executions": self.total_executions,

@@ -1,10 +1,15 @@
 """Sync <-> async plumbing for actorsched; knows nothing of agents.
 
-- :class:`CancelToken`: one cancellation protocol that threads wait on and loops await.
-- :class:`Channel`: janus-backed, ordered hand-off from threads to one event loop.
-- :class:`LoopThread`: a shared, reference-counted background loop for async work from sync code.
-- :class:`ThreadPool`: daemon threads for blocking calls that may have to be abandoned.
-- :func:`safe_call` / :func:`asafe_call`: call sync-or-async user callbacks without raising.
+- [`CancelToken`][bridge.CancelToken]: one cancellation protocol that threads wait on and
+  loops await.
+- `Channel`: janus-backed, ordered hand-off from threads to one event loop.
+- `LoopThread`: a shared, reference-counted background loop for async work from sync code.
+- `ThreadPool`: daemon threads for blocking calls that may have to be abandoned.
+- [`safe_call`][bridge.safe_call.safe_call] / [`asafe_call`][actors.asafe_call]: call
+  sync-or-async user callbacks without raising.
+
+Only `CancelToken`, `safe_call` and `asafe_call` are public (re-exported from `actors`); the
+rest is the runtime's plumbing.
 """
 
 from bridge.cancel import CancelToken

@@ -19,7 +19,14 @@ _LOCK = threading.Lock()
 
 
 class CancelToken:
-    """A one-shot, thread-safe cancellation flag that threads and coroutines can wait on."""
+    """A one-shot, thread-safe cancellation flag that threads and coroutines can wait on.
+
+    A thread calls [`wait`][bridge.CancelToken.wait]; a coroutine awaits
+    [`wait_async`][bridge.CancelToken.wait_async] or the token itself (`await token`).
+    [`cancel`][bridge.CancelToken.cancel] may come from any thread or loop and wakes them all.
+    A sync agent that takes a `cancel_token` keyword receives its run's token: it is cancelled
+    when the scheduler stops or the attempt times out.
+    """
 
     # A token is a flag until someone waits on it: the Event (a Condition, a Lock and a deque)
     # and the callback dict are made on first use, and all tokens share one lock (it guards
@@ -39,21 +46,28 @@ class CancelToken:
 
     @property
     def cancelled(self) -> bool:
-        """True once :meth:`cancel` has been called."""
+        """True once [`cancel`][bridge.CancelToken.cancel] has been called."""
         return self._cancelled
 
     @property
     def is_cancelled(self) -> bool:
-        """Alias of :attr:`cancelled`."""
+        """Alias of [`cancelled`][bridge.CancelToken.cancelled]."""
         return self._cancelled
 
     @property
     def reason(self) -> str | None:
-        """The reason given to :meth:`cancel`, if any."""
+        """The reason given to [`cancel`][bridge.CancelToken.cancel], if any."""
         return self._reason
 
     def cancel(self, reason: str | None = None) -> bool:
-        """Cancel the token from any thread or loop; return True if this call cancelled it."""
+        """Cancel the token from any thread or loop.
+
+        Args:
+            reason: Kept in [`reason`][bridge.CancelToken.reason] for whoever wakes up.
+
+        Returns:
+            True if this call cancelled the token, False if it was already cancelled.
+        """
         with _LOCK:
             if self._cancelled:
                 return False
@@ -68,9 +82,13 @@ class CancelToken:
         return True
 
     def add_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback()`` on cancel (at once if already cancelled); return an unregister function.
+        """Call ``callback()`` on cancel, or at once if already cancelled.
 
-        The callback runs in the cancelling thread, so it must be quick and must not raise.
+        Args:
+            callback: Runs in the cancelling thread, so it must be quick and must not raise.
+
+        Returns:
+            A function that unregisters the callback (a no-op once it ran).
         """
         with _LOCK:
             if not self._cancelled:
@@ -98,10 +116,17 @@ class CancelToken:
         return _ChildToken(self)
 
     def detach(self) -> None:
-        """Stop following a parent token (a no-op for a root token); see :meth:`child`."""
+        """Stop following the parent (a no-op for a root token); see [`child`][bridge.CancelToken.child]."""
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block the calling thread until cancelled or ``timeout`` passes; return ``cancelled``."""
+        """Block the calling thread until cancelled or ``timeout`` seconds pass.
+
+        Args:
+            timeout: Seconds to wait at most; None waits until cancelled.
+
+        Returns:
+            True if cancelled, so ``if token.wait(5): return`` doubles as an interruptible sleep.
+        """
         if self._cancelled:
             return True
         with _LOCK:
@@ -113,7 +138,14 @@ class CancelToken:
         return event.wait(timeout)
 
     async def wait_async(self, timeout: float | None = None) -> bool:
-        """Wait on the running loop until cancelled or ``timeout`` passes; return ``cancelled``."""
+        """Wait on the running loop until cancelled or ``timeout`` seconds pass.
+
+        Args:
+            timeout: Seconds to wait at most; None waits until cancelled.
+
+        Returns:
+            True if cancelled.
+        """
         if self._cancelled:
             return True
         loop = asyncio.get_running_loop()
@@ -135,7 +167,11 @@ class CancelToken:
         return self._cancelled
 
     async def sleep(self, seconds: float) -> bool:
-        """Sleep ``seconds`` on the running loop unless cancelled first; return ``cancelled``."""
+        """Sleep ``seconds`` on the running loop unless cancelled first.
+
+        Returns:
+            True if cancelled (the sleep ended early or never began).
+        """
         return await self.wait_async(max(0.0, seconds))
 
     def __await__(self) -> Generator[Any, None, bool]:

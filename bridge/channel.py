@@ -1,7 +1,7 @@
 """A janus-backed channel from any thread to one event loop.
 
-Thread-side actors put items with :meth:`Channel.put`; one consumer task on the loop hands
-them, in order, to a handler. The janus queue is created lazily inside :meth:`open` on the
+Thread-side actors put items with `Channel.put`; one consumer task on the loop hands
+them, in order, to a handler. The janus queue is created lazily inside `Channel.open` on the
 loop that will consume it, so constructing a Channel touches no loop at all.
 """
 
@@ -21,7 +21,7 @@ log = logging.getLogger("bridge")
 
 
 class ChannelClosed(RuntimeError):
-    """Raised by :meth:`Channel.put` once the channel is closed."""
+    """Raised by `Channel.put` once the channel is closed."""
 
 
 class Channel(Generic[T]):
@@ -36,7 +36,7 @@ class Channel(Generic[T]):
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
-        """The loop the channel is bound to (None before :meth:`open` or after close)."""
+        """The loop the channel is bound to (None before `open` or after close)."""
         return self._loop
 
     def open(self) -> None:

@@ -48,9 +48,16 @@ def _run_to_completion(awaitable: Awaitable[Any]) -> None:
 def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
     """Call ``cb(*args)`` from sync code; never raise.
 
-    A coroutine result runs to completion before this returns. An exception is logged with its
-    traceback under the ``actors`` logger and the call returns ``False``; ``True`` otherwise.
-    ``None`` is a no-op that returns ``True``.
+    A coroutine result runs to completion before this returns, leaving no loop or thread
+    behind. For a call from a coroutine use [`asafe_call`][actors.asafe_call].
+
+    Args:
+        cb: A sync or async callable, or None (a no-op).
+        *args: Passed to ``cb``.
+
+    Returns:
+        False if ``cb`` raised (the exception is logged with its traceback under the
+        ``actors`` logger), True otherwise.
     """
     if cb is None:
         return True
@@ -67,8 +74,16 @@ def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
 async def asafe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
     """Call ``cb(*args)`` from a coroutine; a coroutine result is awaited on the caller's loop.
 
-    Never raises for an error in the callback (logged, returns ``False``); cancellation of the
-    calling task still propagates. ``None`` is a no-op that returns ``True``.
+    Never raises for an error in the callback; cancellation of the calling task still
+    propagates. For a call from sync code use [`safe_call`][bridge.safe_call.safe_call].
+
+    Args:
+        cb: A sync or async callable, or None (a no-op).
+        *args: Passed to ``cb``.
+
+    Returns:
+        False if ``cb`` raised (the exception is logged with its traceback under the
+        ``actors`` logger), True otherwise.
     """
     if cb is None:
         return True
