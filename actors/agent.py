@@ -1,4 +1,10 @@
-"""Turn whatever the user scheduled into one call shape: ``call(task, cancel_token=?)``."""
+"""Turn whatever the user scheduled into one call shape: ``call(task, cancel_token=?)``.
+
+Checked at construction, so a bad agent fails where it is passed, not at every run: the
+callable must bind ``f(task)`` (plus ``cancel_token=`` when it takes one). Generators and
+async generators (a streamed model answer) are consumed to the end; the run's result is the
+list of what they yielded.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,57 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["AgentCall", "check_callbacks", "resolve_agent"]
+__all__ = ["AgentCall", "Interrupted", "check_callbacks", "consume", "aconsume", "resolve_agent"]
 
 _ASYNC_METHODS = ("astart", "arun")
 _SYNC_METHODS = ("start", "run")
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(func):
+    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
         return True
     call = getattr(func, "__call__", None)  # noqa: B004 - a callable object with `async def __call__`
-    return call is not None and inspect.iscoroutinefunction(call)
+    return call is not None and (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call))
+
+
+def _check_binds(func: Callable[..., Any], label: str, what: str, shape: str, takes_token: bool) -> None:
+    """``TypeError`` unless ``func(x)`` (and ``cancel_token=``) binds; no signature: trust it."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return  # some builtins and C callables have none
+    try:
+        if takes_token:
+            signature.bind(None, cancel_token=None)
+        else:
+            signature.bind(None)
+    except TypeError as exc:
+        hint = ""
+        params = list(signature.parameters)
+        if params[:1] == ["self"] and "." in getattr(func, "__qualname__", ""):
+            owner = func.__qualname__.rsplit(".", 1)[0]
+            hint = f"; that is the class's method: pass an instance ({owner}()) instead"
+        raise TypeError(f"{what} {label}{signature} cannot be called as {shape}: {exc}{hint}") from None
+
+
+class Interrupted(Exception):
+    """A stop reached a generator agent between two items: the run is cancelled."""
+
+
+def consume(items: Any, interrupted: Callable[[], bool]) -> list[Any]:
+    """Drain a generator agent's items, checking ``interrupted()`` between them."""
+    out = []
+    for item in items:
+        out.append(item)
+        if interrupted():
+            items.close()
+            raise Interrupted
+    return out
+
+
+async def aconsume(items: Any) -> list[Any]:
+    """Drain an async generator agent's items (a stop cancels it like any coroutine)."""
+    return [item async for item in items]
 
 
 def _takes_token(func: Callable[..., Any]) -> bool:
@@ -56,19 +102,29 @@ def resolve_agent(agent: object, prefer_async: bool) -> AgentCall:
         for attr in order:
             method = getattr(agent, attr, None)
             if method is not None and callable(method):
-                label = f"{type(agent).__name__}.{attr}"
-                return AgentCall(method, _is_async(method), _takes_token(method), label)
+                return _call(method, f"{type(agent).__name__}.{attr}")
     if callable(agent) and not isinstance(agent, type):
-        label = getattr(agent, "__qualname__", None) or type(agent).__name__
-        return AgentCall(agent, _is_async(agent), _takes_token(agent), label)
+        return _call(agent, getattr(agent, "__qualname__", None) or type(agent).__name__)
     raise TypeError(
         f"agent must have astart/arun/start/run or be a sync or async callable f(task); "
         f"got {type(agent).__name__}: {agent!r}"
     )
 
 
+def _call(func: Callable[..., Any], label: str) -> AgentCall:
+    takes_token = _takes_token(func)
+    _check_binds(func, label, "agent", "f(task)", takes_token)
+    return AgentCall(func, _is_async(func), takes_token, label)
+
+
 def check_callbacks(on_success: object, on_failure: object) -> None:
-    """``TypeError`` unless each callback is callable or None (at construction, not at the first run)."""
+    """``TypeError`` unless each callback is None or callable with one argument (checked at
+    construction, not at the first run)."""
     for label, callback in (("on_success", on_success), ("on_failure", on_failure)):
-        if callback is not None and not callable(callback):
+        if callback is None:
+            continue
+        if not callable(callback):
             raise TypeError(f"{label} must be callable or None, got {callback!r}")
+        name = getattr(callback, "__qualname__", None) or type(callback).__name__
+        arg = "result" if label == "on_success" else "error"
+        _check_binds(callback, name, label, f"{label}({arg})", takes_token=False)

@@ -6,11 +6,18 @@ backoff and deadlines are timers on the agent's loop (:class:`AgentLoop`), sync 
 on :class:`bridge.ThreadPool`, async attempts are tasks on the loop. Each of those reports back
 by posting a message here.
 
-Stop rule (DESIGN.md): ``Stop`` cancels the run's CancelToken at once, ends tick and backoff
+Stop rule: ``Stop`` cancels the run's CancelToken at once, ends tick and backoff
 waits, and gives an in-flight attempt ``stop_timeout`` to finish. An attempt that finishes in
 time counts normally, unless the agent took a ``cancel_token`` (it saw the stop, so its run was
 interrupted). Past the deadline an async attempt is cancelled and a sync one abandoned
 (``abandoned_runs``); either way the run is a cancelled execution with no callback.
+
+Messages take effect in the order they arrive, also while a stop is in progress: a ``Start``
+that arrives then is held and applied once the stop has finished (answering ``True`` then); a
+second ``Start`` behind it answers ``False`` (the first already restarts the schedule); a
+``Stop`` behind it cancels it (its ``Start`` answers ``False``: it never started anything). A
+*final* stop (shutdown, a scheduler's ``stop()``) ends the actor's service: every ``Start``
+after it answers ``False``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors.agent import AgentCall, _is_async
+from actors.agent import AgentCall, Interrupted, _is_async, aconsume, consume
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
 from actors.loop_side import AgentLoop, LoopDriver, Tick, after_loop_calls
@@ -61,6 +68,7 @@ class StartMsg:
 class StopMsg:
     timeout: float | None = None
     reply: Reply | None = None
+    final: bool = False  # the runtime is torn down after it: no Start may follow
 
 
 @dataclass(slots=True)
@@ -160,6 +168,7 @@ class AgentActor:
         self._stop_replies: list[Reply] = []
         self._stop_timeout = config.stop_timeout
         self._queued_start: StartMsg | None = None
+        self._final = False  # a final stop arrived: the runtime goes away, nothing starts again
         # Bound while a runtime serves the agent (see bind()).
         self._post: Callable[[Any], bool] | None = None
         self._driver: LoopDriver | None = None
@@ -170,6 +179,7 @@ class AgentActor:
     def bind(self, post: Callable[[Any], bool], driver: LoopDriver, agent_loop: AgentLoop, pool: ThreadPool) -> None:
         """Attach the runtime: how to post to our mailbox, our loop, and the thread pool."""
         self._post, self._driver, self._loop, self._pool = post, driver, agent_loop, pool
+        self._final = False  # a new runtime: a final stop of the previous one no longer applies
 
     def unbind(self) -> None:
         """Detach the runtime after a stop; the stats stay readable from any thread."""
@@ -200,6 +210,20 @@ class AgentActor:
         if self._execution is not None:
             return "backing_off" if self._execution.waiting else "running"
         return "idle" if self._running else "stopped"
+
+    def dropped(self, message: Any) -> None:
+        """Answer a message that a closed mailbox will never deliver, so no asker waits in vain.
+
+        Called from the thread that closed the mailbox (the runtime is gone by then).
+        """
+        reply = getattr(message, "reply", None)
+        if reply is None:
+            return
+        kind = type(message)
+        if kind is StatsMsg or kind is StopMsg:
+            reply(self.snapshot())
+        elif kind is StartMsg or kind is RunNowMsg:
+            reply(False)
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._driver is not None
@@ -242,10 +266,10 @@ class AgentActor:
 
     # -- start / ticks / run-now ----------------------------------------------------------
     def _on_start(self, msg: StartMsg) -> None:
-        if self._stopping:
+        if self._stopping and not self._final and self._queued_start is None:
             self._queued_start = msg  # applied once the stop in progress has finished
             return
-        if self._running:
+        if self._running or self._stopping or self._final:
             if msg.reply is not None:
                 msg.reply(False)
             return
@@ -311,18 +335,34 @@ class AgentActor:
 
             async def attempt_async() -> Any:
                 inside_agent.set(self)  # the task runs in its own copy of the context
-                return await call.func(task, **kwargs)
+                value = call.func(task, **kwargs)
+                if inspect.isasyncgen(value):
+                    return await aconsume(value)
+                return await value
 
             self._on_loop(self._loop.run_async, attempt_async, self.config.timeout, done)
+            if self.config.timeout is not None:
+                # asyncio.timeout cancels the task at the deadline; this timer abandons an
+                # attempt that swallows that cancellation, as a stop does after its grace.
+                self._on_loop(self._loop.arm, "timeout", self.config.timeout + _CANCEL_GRACE_S,
+                              _AttemptTimeout(run_id, attempt))
             log.debug("agent %s: attempt %d of run %d dispatched to the loop", self.name, attempt, run_id)
             return
+
+        run_token = self._run_token
 
         def run_sync() -> None:
             marker = inside_agent.set(self)
             try:
                 value = call.func(task, **kwargs)
-                if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+                if inspect.isgenerator(value):  # a stop ends it between two items
+                    value = consume(value, lambda: run_token.cancelled)
+                elif inspect.isasyncgen(value):
+                    value = asyncio.run(aconsume(value))
+                elif inspect.isawaitable(value):  # a sync callable that returned a coroutine
                     value = asyncio.run(_await(value))
+            except Interrupted:
+                self._send(_AttemptDone(run_id, attempt, "cancelled", None))
             except BaseException as exc:  # noqa: BLE001 - reported to the actor, never lost
                 self._send(_AttemptDone(run_id, attempt, "error", exc))
             else:
@@ -353,6 +393,11 @@ class AgentActor:
             return
         if ex.token is not None:
             ex.token.cancel("timeout")
+        if self.call.is_async:
+            assert self._loop is not None
+            log.warning("agent %s ignored the cancellation at its timeout for %.1fs; abandoned",
+                        self.name, _CANCEL_GRACE_S)
+            self._on_loop(self._loop.cancel_run)
         self.stats.abandoned_runs += 1
         self._settle(ex, "error", TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
 
@@ -362,7 +407,7 @@ class AgentActor:
         cancelled_token = ex.token is not None and ex.token.cancelled
         if ex.token is not None:
             ex.token.detach()
-        if not self.call.is_async and self.config.timeout is not None:
+        if self.config.timeout is not None:
             self._on_loop(self._loop.disarm, "timeout")
         if outcome == "error":
             self.stats.attempt_failed(value)
@@ -419,6 +464,8 @@ class AgentActor:
             marker = inside_agent.set(self)
             try:
                 safe_call(callback, arg)
+            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit pass safe_call
+                log.error("callback %r raised %r; the runtime keeps running", callback, exc)
             finally:
                 inside_agent.reset(marker)
                 done()
@@ -426,20 +473,27 @@ class AgentActor:
         self._pool.submit(run)
 
     # -- stop -----------------------------------------------------------------------------
+    def _drop_queued_start(self) -> None:
+        queued, self._queued_start = self._queued_start, None
+        if queued is not None and queued.reply is not None:
+            queued.reply(False)
+
     def _on_stop(self, msg: StopMsg) -> None:
         if not self._running and not self._stopping and self._execution is None:
+            self._final = self._final or msg.final
             if msg.reply is not None:
                 msg.reply(self.snapshot())
             return
         if msg.reply is not None:
             self._stop_replies.append(msg.reply)
+        self._final = self._final or msg.final
+        self._drop_queued_start()  # in order: the Start before this Stop is stopped by it
         if self._stopping:
             return
         assert self._loop is not None
         self._stopping = True
         self._running = False
         self._epoch += 1
-        self._queued_start = None
         self._stop_timeout = self.config.stop_timeout if msg.timeout is None else msg.timeout
         self._run_token.cancel("stop")
         self._on_loop(self._loop.disarm_all)
@@ -491,6 +545,7 @@ class AgentActor:
             log.error("agent %s: %d crashes within %.0fs, giving up: the agent is stopped and dead",
                       self.name, self.limiter.max_restarts + 1, self.limiter.window)
             self._stopping = False
+            self._drop_queued_start()
             self.stats.stopped(time.monotonic())
             self.dead = True
             self._reply_stopped()
@@ -530,6 +585,7 @@ class AgentActor:
         Called after the mailbox is closed, so no handler runs concurrently.
         """
         self._run_token.cancel("abandoned")
+        self._drop_queued_start()
         if self._execution is not None:
             self._end_cancelled()
         self._running = self._stopping = False

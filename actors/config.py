@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,7 +11,9 @@ from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from actors._validate import check_mapping, check_optional_seconds, check_seconds
 from actors.backoff import RetryPolicy
+from actors.errors import ArgumentTypeError
 
 __all__ = ["SchedulerConfig", "local_timezone", "resolve_timezone"]
 
@@ -58,18 +59,6 @@ def resolve_timezone(value: object) -> tzinfo:
     raise ValueError(f"timezone must be an IANA name or a tzinfo, got {value!r}")
 
 
-def _seconds(name: str, value: object, *, allow_none: bool, allow_zero: bool) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"config {name!r} must be a number of seconds, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"config {name!r} must be a finite number {bound}, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
     """The validated ``config`` dict of a scheduler or agent (see DESIGN.md for the keys)."""
@@ -87,18 +76,18 @@ class SchedulerConfig:
             return cls()
         if isinstance(config, SchedulerConfig):
             return config
-        if not isinstance(config, Mapping):
-            raise ValueError(f"config must be a dict, got {type(config).__name__}: {config!r}")
+        config = check_mapping("config", config)
         unknown = sorted((k for k in config if k not in CONFIG_KEYS), key=str)
         if unknown:
             raise ValueError(f"unknown config key(s) {unknown}; accepted: {list(CONFIG_KEYS)}")
         name = config.get("name")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"config 'name' must be a non-empty str, got {name!r}")
-        stop_timeout = _seconds("stop_timeout", config.get("stop_timeout", 10.0), allow_none=False, allow_zero=True)
-        assert stop_timeout is not None
+        if name is not None and not isinstance(name, str):
+            raise ArgumentTypeError(f"config 'name' must be a str, not {type(name).__name__}: {name!r}")
+        if name == "":
+            raise ValueError("config 'name' must be a non-empty str, got ''")
+        stop_timeout = check_seconds("config 'stop_timeout'", config.get("stop_timeout", 10.0))
         return cls(
-            timeout=_seconds("timeout", config.get("timeout"), allow_none=True, allow_zero=False),
+            timeout=check_optional_seconds("config 'timeout'", config.get("timeout"), allow_zero=False),
             backoff=RetryPolicy.from_mapping(config.get("backoff")),
             stop_timeout=stop_timeout,
             name=name,

@@ -40,16 +40,18 @@ log = logging.getLogger("actors")
 class Mailbox:
     """One agent's inbox: urgent and normal lanes, drained in order by its one worker."""
 
-    __slots__ = ("_handler", "_on_crash", "_urgent", "_normal", "_worker", "_closed", "_scheduled")
+    __slots__ = ("_handler", "_on_crash", "_on_drop", "_urgent", "_normal", "_worker", "_closed", "_scheduled")
 
     def __init__(
         self,
         handler: Callable[[Any], None],
         worker: _WorkerQueue,
         on_crash: Callable[[Any, BaseException], None] | None = None,
+        on_drop: Callable[[Any], None] | None = None,
     ) -> None:
         self._handler = handler
         self._on_crash = on_crash
+        self._on_drop = on_drop
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
         self._worker = worker
@@ -65,7 +67,14 @@ class Mailbox:
         """Queue ``message`` from any thread; return False (dropped) if the mailbox is closed."""
         if self._closed:
             return False
-        (self._urgent if urgent else self._normal).append(message)
+        lane = self._urgent if urgent else self._normal
+        lane.append(message)
+        if self._closed:  # closed while we appended: take it back, unless close() answered it
+            try:
+                lane.remove(message)
+            except ValueError:
+                return True
+            return False
         if not self._scheduled:  # read after the append: see drain() for why nothing is lost
             self._scheduled = True
             if not self._worker.schedule(self):
@@ -78,10 +87,26 @@ class Mailbox:
     __call__ = post
 
     def close(self) -> None:
-        """Drop every queued and future message (the agent's runtime has been released)."""
+        """Drop every queued and future message (the agent's runtime has been released).
+
+        Each queued message goes to ``on_drop``, which answers any asker waiting on it: a
+        stats ask that lost the race with a stop from another thread used to wait 5 s for an
+        answer that could never come. ``popleft`` is atomic, so a message is either handled by
+        the worker or dropped here, never both and never neither.
+        """
         self._closed = True
-        self._urgent.clear()
-        self._normal.clear()
+        drop = self._on_drop
+        for lane in (self._urgent, self._normal):
+            while True:
+                try:
+                    message = lane.popleft()
+                except IndexError:
+                    break
+                if drop is not None:
+                    try:
+                        drop(message)
+                    except Exception:
+                        log.exception("answering dropped message %r failed", message)
 
     def drain(self, limit: int) -> bool:
         """Handle up to ``limit`` messages, urgent lane first; True if more are waiting.
@@ -100,7 +125,7 @@ class Mailbox:
                 break
             try:
                 handler(message)
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - the worker serves every other agent too
                 if self._on_crash is None:
                     log.exception("actor crashed handling %r", message)
                 else:
@@ -257,11 +282,14 @@ class Dispatcher(ProcessWide):
                     worker.ring()
 
     def mailbox(
-        self, handler: Callable[[Any], None], on_crash: Callable[[Any, BaseException], None] | None = None
+        self,
+        handler: Callable[[Any], None],
+        on_crash: Callable[[Any, BaseException], None] | None = None,
+        on_drop: Callable[[Any], None] | None = None,
     ) -> Mailbox:
         """Create a mailbox pinned to the next worker (round robin)."""
         with self._lock:
             if not self._workers:
                 raise RuntimeError("Dispatcher is not acquired")
             worker = self._workers[next(self._next) % len(self._workers)]
-        return Mailbox(handler, worker, on_crash)
+        return Mailbox(handler, worker, on_crash, on_drop)

@@ -54,7 +54,7 @@ def _run_item(item: Callable[[], None] | list[Callable[[], None]]) -> None:
     for call in item:
         try:
             call()
-        except Exception:
+        except BaseException:  # noqa: BLE001 - one bad call must not cost the rest of the batch
             log.exception("loop call %r failed", call)
 
 
@@ -188,6 +188,9 @@ class AgentLoop:
         self._post = post
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self._run: asyncio.Task[None] | None = None
+        # Attempts that ignored their cancellation (timeout or stop) and were abandoned: close()
+        # cancels them once more, so an agent that finally yields does not outlive its agent.
+        self._abandoned: set[asyncio.Task[None]] | None = None
         self._callbacks: set[asyncio.Task[None]] | None = None  # made at the first async callback
 
     # -- timers ---------------------------------------------------------------------------
@@ -254,20 +257,40 @@ class AgentLoop:
     # -- async runs and callbacks ---------------------------------------------------------
     def run_async(self, func: Callable[[], Any], timeout: float | None, done: Callable[[str, Any], Any]) -> None:
         """Start ``await func()`` as a task; report ``done("ok", value)``, ``("error", exc)`` or
-        ``("cancelled", None)``."""
+        ``("cancelled", None)``.
+
+        Every ``BaseException`` the agent raises is reported as an error: a ``KeyboardInterrupt``
+        or ``SystemExit`` escaping a task would stop the whole loop (asyncio re-raises them out
+        of ``run_forever``), and anything else would end the task without a report, leaving the
+        attempt in flight forever.
+        """
+        previous = self._run
+        if previous is not None and not previous.done():  # an abandoned attempt still unwinding
+            if self._abandoned is None:
+                self._abandoned = set()
+            self._abandoned.add(previous)
+            previous.add_done_callback(self._abandoned.discard)
         self._run = self._loop.create_task(self._attempt(func, timeout, done), name="actorsched-run")
 
     async def _attempt(self, func: Callable[[], Any], timeout: float | None, done: Callable[[str, Any], Any]) -> None:
         me = asyncio.current_task()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as deadline:
                 value = await func()
+            if deadline.expired():  # the agent swallowed the timeout's cancellation and returned
+                raise TimeoutError(f"attempt exceeded the timeout of {timeout}s")
         except asyncio.CancelledError:
             if me is not None and me.cancelling():
                 done("cancelled", None)
             else:  # the agent itself raised CancelledError: an agent failure like any other
                 done("error", asyncio.CancelledError("agent raised CancelledError"))
-        except Exception as exc:
+        except TimeoutError as exc:
+            if deadline.expired() and not exc.args:  # asyncio.timeout's own, bare TimeoutError
+                exc = TimeoutError(f"attempt exceeded the timeout of {timeout}s")
+            done("error", exc)
+        except BaseException as exc:  # noqa: BLE001 - see run_async
+            if not isinstance(exc, Exception):
+                log.error("agent raised %r: counted as a failed attempt; the runtime keeps running", exc)
             done("error", exc)
         else:
             done("ok", value)
@@ -286,6 +309,10 @@ class AgentLoop:
         async def call() -> None:
             try:
                 await asafe_call(callback, arg)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt would stop the loop
+                log.error("callback %r raised %r; the runtime keeps running", callback, exc)
             finally:
                 done()
 
@@ -300,5 +327,5 @@ class AgentLoop:
         self.disarm_all()
         if self._run is not None:
             self._run.cancel()
-        for task in list(self._callbacks or ()):
+        for task in [*(self._abandoned or ()), *(self._callbacks or ())]:
             task.cancel()

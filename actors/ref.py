@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from actors._validate import check_optional_seconds
 from actors.agent_actor import RunNowMsg, StatsMsg, StopMsg
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
@@ -73,7 +74,8 @@ class AgentRef:
     def is_alive(self) -> bool:
         """False once the system shut down or supervision gave up on the agent."""
         binding = self._binding
-        return binding is not None and not binding.actor.dead and not binding.mailbox.closed
+        return (binding is not None and not binding.actor.dead and not binding.mailbox.closed
+                and not binding.loop_closed)
 
     def tell(self, message: Message) -> None:
         """Send ``message`` without waiting. To a dead agent it is a counted, logged dead letter."""
@@ -111,21 +113,44 @@ class AgentRef:
         the event loop that runs the agent use :meth:`ask_async`: blocking that loop would
         stall the very agent being asked.
         """
+        timeout = check_optional_seconds("timeout", timeout)
         binding = self._binding
         if binding is not None and running_loop() is binding.loop:
             raise RuntimeError("ref.ask() would block the event loop this agent runs on; use await ref.ask_async()")
-        return self.ask_future(message).result(timeout)
+        future = self.ask_future(message)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if future.done():  # the answer itself is a TimeoutError
+                raise
+            raise self._no_answer(message, timeout) from None
 
     async def ask_async(self, message: Message, timeout: float | None = None) -> Any:
-        """:meth:`ask` for asyncio callers: awaits without blocking the loop."""
-        return await asyncio.wait_for(asyncio.wrap_future(self.ask_future(message)), timeout)
+        """[`ask`][actors.AgentRef.ask] for asyncio callers: awaits without blocking the loop."""
+        timeout = check_optional_seconds("timeout", timeout)
+        future = self.ask_future(message)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            if future.done() and not future.cancelled():
+                raise
+            raise self._no_answer(message, timeout) from None
+
+    def _no_answer(self, message: Message, timeout: float | None) -> TimeoutError:
+        return TimeoutError(f"agent {self._name!r} did not answer {type(message).__name__} within {timeout}s")
+
+    def _local_stats(self) -> dict[str, Any]:
+        """The agent's last known stats, read without asking it (never blocks)."""
+        return self._system._last_stats(self._name, self._binding)
 
     def stats(self, timeout: float | None = 5.0) -> dict[str, Any]:
         """The agent's stats; a dead agent's last stats (no AgentDeadError)."""
-        binding = self._binding
-        if binding is None or not self.is_alive:
-            return self._system._last_stats(self._name, binding)
-        return dict(self.ask(GetStats(), timeout))
+        if not self.is_alive:
+            return self._local_stats()
+        try:
+            return dict(self.ask(GetStats(), timeout))
+        except AgentDeadError:  # it died while we asked (a shutdown from another thread)
+            return self._local_stats()
 
     # -- called by the system --------------------------------------------------------------
     def _kill(self) -> Binding | None:
@@ -174,26 +199,36 @@ class AgentPool:
 
     def ask(self, message: Message, timeout: float | None = None) -> dict[str, Any]:
         """Ask every member at once; return ``{name: answer}`` (an exception for a dead member)."""
+        timeout = check_optional_seconds("timeout", timeout)
         futures = {ref.name: _future_or_error(ref, message) for ref in self._refs}
-        done, _ = concurrent.futures.wait([f for f in futures.values()], timeout)
+        concurrent.futures.wait(list(futures.values()), timeout)
         return {name: _answer(future) for name, future in futures.items()}
 
     async def ask_async(self, message: Message, timeout: float | None = None) -> dict[str, Any]:
-        """:meth:`ask` for asyncio callers."""
+        """[`ask`][actors.AgentPool.ask] for asyncio callers."""
+        timeout = check_optional_seconds("timeout", timeout)
         futures = {ref.name: _future_or_error(ref, message) for ref in self._refs}
         if futures:
             await asyncio.wait([asyncio.wrap_future(f) for f in futures.values()], timeout=timeout)
         return {name: _answer(future) for name, future in futures.items()}
 
     def stats(self, timeout: float | None = 5.0) -> dict[str, Any]:
-        """``{"agents": {name: stats}, "total": {...}}``: sums, overall success rate, worst lateness."""
-        return _summarise({ref.name: ref.stats(timeout) for ref in self._refs})
+        """``{"agents": {name: stats}, "total": {...}}``: sums, overall success rate, worst lateness.
+
+        Every member is asked at once; a dead or silent member shows its last known stats.
+        """
+        answers = self.ask(GetStats(), timeout)
+        return _summarise({
+            ref.name: answers[ref.name] if isinstance(answers[ref.name], dict) else ref._local_stats()
+            for ref in self._refs
+        })
 
     async def astats(self, timeout: float | None = 5.0) -> dict[str, Any]:
-        """:meth:`stats` for asyncio callers."""
+        """[`stats`][actors.AgentPool.stats] for asyncio callers; never blocks the loop (a dead
+        or silent member shows its last known stats)."""
         answers = await self.ask_async(GetStats(), timeout)
         return _summarise({
-            ref.name: answers[ref.name] if isinstance(answers[ref.name], dict) else ref.stats()
+            ref.name: answers[ref.name] if isinstance(answers[ref.name], dict) else ref._local_stats()
             for ref in self._refs
         })
 

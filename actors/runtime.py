@@ -51,7 +51,7 @@ class Binding:
         self.pool = ThreadPool.shared()
         self.dispatcher.acquire()
         self.pool.acquire()
-        self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed)
+        self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed, actor.dropped)
         actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox), self.pool)
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
@@ -71,6 +71,11 @@ class Binding:
         return self.driver.loop
 
     @property
+    def loop_closed(self) -> bool:
+        """True if the agent's loop closed under it (``asyncio.run`` returned without a stop)."""
+        return self.driver.loop.is_closed()
+
+    @property
     def stop_requested(self) -> bool:
         """True once a stop was requested."""
         return self._stopped is not None
@@ -85,13 +90,22 @@ class Binding:
         return future if self.post(StatsMsg(partial(answer_into, future))) else None
 
     def request_stop(self, timeout: float | None) -> concurrent.futures.Future[dict[str, Any]]:
-        """Post Stop once (urgent lane); every caller gets the same future of the final stats."""
+        """Post a final Stop once (urgent lane); every caller gets the same future of the final
+        stats. If the agent's loop is already closed there is nothing to wait for: the runtime
+        is dropped at once (logged once) and the agent settles as stopped."""
         with self._lock:
-            if self._stopped is None:
-                self._stopped = concurrent.futures.Future()
-                if not self.post(StopMsg(timeout, partial(answer_into, self._stopped)), urgent=True):
-                    self._stopped.set_result(self.actor.snapshot())
-            return self._stopped
+            if self._stopped is not None:
+                return self._stopped
+            stopped = self._stopped = concurrent.futures.Future()
+            lost = self.loop_closed
+            if not lost and not self.post(StopMsg(timeout, partial(answer_into, stopped), final=True), urgent=True):
+                stopped.set_result(self.actor.snapshot())
+        if lost:
+            log.warning("agent %s: its event loop closed while it was started; stopped without it "
+                        "(start and stop it under the same asyncio.run)", self.actor.name)
+            self.abandon()
+            stopped.set_result(self.actor.snapshot())
+        return stopped
 
     def stop_wait_budget(self, timeout: float | None) -> float:
         """How long a stopper may wait for the actor: its deadline, the cancel grace, and slack."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from actors._validate import check_optional_seconds
 from actors.agent import check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
 from actors.config import SchedulerConfig
@@ -23,19 +24,15 @@ from bridge import LoopThread
 __all__ = ["AgentScheduler", "AsyncAgentScheduler"]
 
 Callback = Callable[..., Any] | None
+# An actor answers in microseconds; this only bounds a wait on a wedged worker.
+_STATS_WAIT_S = 5.0
 
 
 class _SchedulerBase:
     _prefer_async: ClassVar[bool]
 
-    def __init__(
-        self,
-        agent: Any,
-        task: Any,
-        config: dict[str, Any] | None = None,
-        on_success: Callback = None,
-        on_failure: Callback = None,
-    ) -> None:
+    def _setup(self, agent: Any, task: Any, config: Mapping[str, Any] | None, on_success: Callback,
+               on_failure: Callback) -> None:
         cfg = SchedulerConfig.from_mapping(config)
         call = resolve_agent(agent, prefer_async=self._prefer_async)
         check_callbacks(on_success, on_failure)
@@ -61,7 +58,7 @@ class _SchedulerBase:
     def is_running(self) -> bool:
         """True from a successful ``start()`` until ``stop()`` is called."""
         binding = self._binding
-        return binding is not None and not binding.stop_requested and not self._actor.dead
+        return binding is not None and not binding.stop_requested and not self._actor.dead and not binding.loop_closed
 
     def _start_message(self, schedule_expr: str, max_retries: int, run_immediately: bool) -> StartMsg:
         # Start validates: ValueError (a TypeError too for a wrong type).
@@ -84,7 +81,8 @@ class _SchedulerBase:
 
     def _run_now(self) -> bool:
         binding = self._binding
-        return binding is not None and not binding.stop_requested and binding.post(RunNowMsg())
+        return (binding is not None and not binding.stop_requested and not binding.loop_closed
+                and binding.post(RunNowMsg()))
 
     def _forget(self, binding: Binding) -> None:
         with self._lock:
@@ -101,6 +99,27 @@ class AsyncAgentScheduler(_SchedulerBase):
     """
 
     _prefer_async = True
+
+    def __init__(
+        self,
+        agent: Any,
+        task: Any,
+        config: Mapping[str, Any] | None = None,
+        on_success: Callback = None,
+        on_failure: Callback = None,
+    ) -> None:
+        """Validate everything now; nothing (no loop primitive, thread or queue) is created yet.
+
+        Args:
+            agent: an object with ``astart``/``arun``/``start``/``run``, or a sync or async
+                callable ``f(task)``; a generator is consumed and its items are the result.
+            task: passed to every run.
+            config: ``timeout``, ``backoff``, ``stop_timeout``, ``name``, ``timezone`` (see
+                the configuration page); an unknown key or a bad value raises ``ValueError``.
+            on_success: called once with the result of each successful execution.
+            on_failure: called once with the last error of each failed execution.
+        """
+        self._setup(agent, task, config, on_success, on_failure)
 
     async def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
         """Start the schedule; ``False`` if already running. Never waits for the agent.
@@ -154,6 +173,27 @@ class AgentScheduler(_SchedulerBase):
 
     _prefer_async = False
 
+    def __init__(
+        self,
+        agent: Any,
+        task: Any,
+        config: Mapping[str, Any] | None = None,
+        on_success: Callback = None,
+        on_failure: Callback = None,
+    ) -> None:
+        """Validate everything now; nothing starts before ``start()``.
+
+        Args:
+            agent: an object with ``start``/``run``/``astart``/``arun``, or a sync or async
+                callable ``f(task)``; a generator is consumed and its items are the result.
+            task: passed to every run.
+            config: ``timeout``, ``backoff``, ``stop_timeout``, ``name``, ``timezone`` (see
+                the configuration page); an unknown key or a bad value raises ``ValueError``.
+            on_success: called once with the result of each successful execution.
+            on_failure: called once with the last error of each failed execution.
+        """
+        self._setup(agent, task, config, on_success, on_failure)
+
     def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
         """Start the schedule; ``False`` if already running. Never waits for the agent.
 
@@ -176,8 +216,7 @@ class AgentScheduler(_SchedulerBase):
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop and block until stopped; ``timeout`` replaces ``stop_timeout`` for this call."""
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
-            raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        timeout = check_optional_seconds("timeout", timeout)
         binding = self._binding
         if binding is None:
             return True
@@ -199,7 +238,10 @@ class AgentScheduler(_SchedulerBase):
         future = binding.ask_stats() if binding is not None else None
         if future is None:
             return self._actor.snapshot()
-        return future.result(5.0)
+        try:
+            return future.result(_STATS_WAIT_S)
+        except TimeoutError:
+            raise TimeoutError(f"agent {self.name!r} did not answer get_stats() within {_STATS_WAIT_S}s") from None
 
     def __enter__(self) -> AgentScheduler:
         return self

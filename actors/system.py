@@ -18,9 +18,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from actors._validate import check_int, check_mapping, check_seconds
 from actors.agent import AgentCall, check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
+from actors.errors import ArgumentTypeError
 from actors.dispatcher import Dispatcher
 from actors.loop_side import LoopDriver, running_loop
 from actors.ref import AgentPool, AgentRef, Message
@@ -45,12 +47,14 @@ class ActorSystem:
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        config = dict(config or {})
-        unknown = sorted(k for k in config if k not in SYSTEM_KEYS)
+        config = check_mapping("config", config)
+        unknown = sorted((k for k in config if k not in SYSTEM_KEYS), key=str)
         if unknown:
             raise ValueError(f"unknown system config key(s) {unknown}; accepted: {list(SYSTEM_KEYS)}")
-        self._limits = (config.get("max_restarts", 3), config.get("restart_window", 60.0))
-        RestartLimiter(*self._limits)  # validate now, not at the first crash
+        self._limits = (
+            check_int("config 'max_restarts'", config.get("max_restarts", 3), minimum=0),
+            check_seconds("config 'restart_window'", config.get("restart_window", 60.0), allow_zero=False),
+        )
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
         self._final: dict[str, dict[str, Any]] = {}
@@ -131,8 +135,10 @@ class ActorSystem:
                 name = f"{base}-{next(self._seq)}"
                 if name not in self._refs:
                     return name
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"agent name must be a non-empty str, got {name!r}")
+        if not isinstance(name, str):
+            raise ArgumentTypeError(f"agent name must be a str, not {type(name).__name__}: {name!r}")
+        if not name:
+            raise ValueError("agent name must be a non-empty str, got ''")
         if name in self._refs:
             raise ValueError(f"an agent named {name!r} already exists in this system")
         return name
@@ -170,8 +176,7 @@ class ActorSystem:
 
     # -- shutdown -------------------------------------------------------------------------
     def _begin_shutdown(self, timeout: float) -> list[tuple[str, Binding, concurrent.futures.Future[Any]]]:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        timeout = check_seconds("timeout", timeout)
         with self._lock:
             refs, self._refs = self._refs, {}
         stopping = []

@@ -76,7 +76,9 @@ class Channel(Generic[T]):
                 while True:
                     try:
                         handler(item)
-                    except Exception:
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException:  # noqa: BLE001 - a KeyboardInterrupt here would stop the loop
                         log.exception("channel handler failed")
                     item = get_nowait()
             except janus.AsyncQueueEmpty:

@@ -45,6 +45,11 @@ def _run_to_completion(awaitable: Awaitable[Any]) -> None:
         raise error[0]
 
 
+# What a callback raises is logged and swallowed, except these, which keep their meaning for
+# the calling program (Ctrl-C, sys.exit); the runtime catches them itself around its callbacks.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit)
+
+
 def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
     """Call ``cb(*args)`` from sync code; never raise.
 
@@ -57,7 +62,8 @@ def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
 
     Returns:
         False if ``cb`` raised (the exception is logged with its traceback under the
-        ``actors`` logger), True otherwise.
+        ``actors`` logger), True otherwise. ``KeyboardInterrupt`` and ``SystemExit``
+        propagate: they belong to the calling program.
     """
     if cb is None:
         return True
@@ -66,7 +72,9 @@ def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
         if inspect.isawaitable(result):
             _run_to_completion(result)
         return True
-    except Exception:
+    except _PASS_THROUGH:
+        raise
+    except BaseException:  # noqa: BLE001 - a custom BaseException is still the callback's error
         log.exception("callback %s raised", _name(cb))
         return False
 
@@ -92,6 +100,8 @@ async def asafe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
         if inspect.isawaitable(result):
             await result
         return True
-    except Exception:
+    except (*_PASS_THROUGH, asyncio.CancelledError):
+        raise
+    except BaseException:  # noqa: BLE001 - see safe_call
         log.exception("callback %s raised", _name(cb))
         return False

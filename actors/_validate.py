@@ -1,0 +1,65 @@
+"""Argument checks shared by every public entry point, with one error-type rule.
+
+A value of the wrong type raises :class:`~actors.errors.ArgumentTypeError` (a ``TypeError``
+and a ``ValueError``); a value of the right type that is out of range raises ``ValueError``.
+Every message is one line that names the parameter and repeats the value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from actors.errors import ArgumentTypeError
+
+__all__ = ["check_int", "check_mapping", "check_optional_seconds", "check_seconds", "shown"]
+
+_SHOWN_CHARS = 60  # keeps a message on one line even for 10**400 or a long string
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to a length that fits an error message."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS - 3]}..."
+
+
+def check_seconds(name: str, value: object, *, allow_zero: bool = True) -> float:
+    """A finite number of seconds: ``>= 0``, or ``> 0`` without ``allow_zero``."""
+    return _seconds(name, value, "a number of seconds", allow_zero)
+
+
+def check_optional_seconds(name: str, value: object, *, allow_zero: bool = True) -> float | None:
+    """:func:`check_seconds`, or None (no limit)."""
+    return None if value is None else _seconds(name, value, "a number of seconds or None", allow_zero)
+
+
+def _seconds(name: str, value: object, accepted: str, allow_zero: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentTypeError(f"{name} must be {accepted}, not {type(value).__name__}: {shown(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {shown(value)}")
+    return seconds
+
+
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """An ``int`` (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError(f"{name} must be an int >= {minimum}, not {type(value).__name__}: {shown(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {shown(value)}")
+    return value
+
+
+def check_mapping(name: str, value: object) -> Mapping[str, Any]:
+    """A mapping (a dict of settings), or empty for None."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ArgumentTypeError(f"{name} must be a dict, not {type(value).__name__}: {shown(value)}")
+    return value

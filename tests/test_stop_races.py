@@ -1,0 +1,157 @@
+"""The stop protocol under races: messages take effect in the order they arrive.
+
+Each test here reproduces a defect found by an adversarial review (issue 9): a Stop answered
+during another Stop, a stats ask racing a stop from another thread, a loop that closed under a
+started scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import pytest
+from conftest import run
+
+from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, GetStats, Start, Stop
+
+
+class Gate:
+    """A sync agent whose runs block until released, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, task: str) -> str:
+        self.calls += 1
+        self.entered.set()
+        self.release.wait(10)
+        return task
+
+
+@pytest.mark.timeout(20)
+def test_a_stop_behind_a_queued_start_leaves_the_agent_stopped() -> None:
+    gate = Gate()
+    with ActorSystem() as system:
+        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
+        assert ref.ask(Start("3600", run_immediately=True), timeout=2) is True
+        assert gate.entered.wait(5)
+        ref.tell(Stop())             # stopping: waits for the run in flight
+        ref.tell(Start("0.05"))      # queued behind the stop in progress
+        last_stop = ref.ask_future(Stop())
+        gate.release.set()
+        final = last_stop.result(5)
+        assert final["is_running"] is False and final["state"] == "stopped"
+        after = ref.ask(GetStats(), timeout=2)
+        # The queued Start came before the last Stop: it must not outlive it.
+        assert after["is_running"] is False and after["state"] == "stopped"
+        assert gate.calls == 1
+
+
+@pytest.mark.timeout(20)
+def test_a_queued_start_answers_and_a_replaced_one_too() -> None:
+    gate = Gate()
+    with ActorSystem() as system:
+        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
+        ref.ask(Start("3600", run_immediately=True), timeout=2)
+        assert gate.entered.wait(5)
+        ref.tell(Stop())
+        first = ref.ask_future(Start("3600"))
+        second = ref.ask_future(Start("3600"))   # the first already claims the restart
+        gate.release.set()
+        assert first.result(5) is True
+        assert second.result(5) is False
+        assert ref.ask(GetStats(), timeout=2)["is_running"] is True
+
+
+@pytest.mark.timeout(20)
+def test_shutdown_behind_a_queued_start_does_not_run_the_agent_again() -> None:
+    gate = Gate()
+    system = ActorSystem()
+    ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
+    ref.ask(Start("3600", run_immediately=True), timeout=2)
+    assert gate.entered.wait(5)
+    ref.tell(Stop())
+    ref.tell(Start("3600", run_immediately=True))
+    threading.Timer(0.05, gate.release.set).start()
+    final = system.shutdown(5)["x"]
+    assert final["is_running"] is False
+    assert gate.calls == 1 and final["total_attempts"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_sync_get_stats_racing_stop_from_another_thread_always_answers() -> None:
+    scheduler = AgentScheduler(lambda task: task, "t")
+    for _ in range(300):
+        scheduler.start("hourly")
+        stopper = threading.Thread(target=scheduler.stop)
+        stopper.start()
+        stats = scheduler.get_stats()
+        assert stats["name"]
+        stopper.join(5)
+        assert not stopper.is_alive()
+    assert scheduler.get_stats()["is_running"] is False
+
+
+@pytest.mark.timeout(60)
+def test_async_get_stats_racing_stop_from_another_thread_always_answers() -> None:
+    async def agent(task: str) -> str:
+        return task
+
+    async def main() -> None:
+        scheduler = AsyncAgentScheduler(agent, "t")
+        loop = asyncio.get_running_loop()
+        for _ in range(300):
+            await scheduler.start("hourly")
+            # stop() from another thread, on a loop of its own
+            stopping = loop.run_in_executor(None, asyncio.run, scheduler.stop())
+            stats = await asyncio.wait_for(scheduler.get_stats(), 5)
+            assert stats["name"]
+            await stopping
+        assert (await scheduler.get_stats())["is_running"] is False
+
+    run(main)
+
+
+@pytest.mark.timeout(20)
+def test_a_loop_that_closed_under_a_started_scheduler_stops_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[str] = []
+
+    async def agent(task: str) -> None:
+        calls.append(task)
+
+    scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 10})
+    asyncio.run(scheduler.start("3600"))     # the loop ends right after start() returns
+    with caplog.at_level(logging.WARNING, logger="actors"):
+        assert asyncio.run(asyncio.wait_for(scheduler.stop(), 3)) is True
+        assert asyncio.run(asyncio.wait_for(scheduler.stop(), 3)) is True   # idempotent
+    warnings = [r for r in caplog.records if "loop" in r.getMessage() and r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    assert scheduler.is_running is False
+
+    async def again() -> dict[str, Any]:      # and it starts cleanly under a new loop
+        assert await scheduler.start("3600", run_immediately=True) is True
+        while not calls:
+            await asyncio.sleep(0.005)
+        await scheduler.stop()
+        return await scheduler.get_stats()
+
+    stats = run(again)
+    assert calls == ["t"] and stats["successful_executions"] == 1
+
+
+@pytest.mark.timeout(20)
+def test_stats_of_a_scheduler_whose_loop_closed_answer_at_once() -> None:
+    async def agent(task: str) -> None:
+        return None
+
+    scheduler = AsyncAgentScheduler(agent, "t")
+    asyncio.run(scheduler.start("3600"))
+    stats = asyncio.run(asyncio.wait_for(scheduler.get_stats(), 3))
+    assert stats["name"]
+    assert asyncio.run(asyncio.wait_for(scheduler.run_now(), 3)) is False
+    asyncio.run(scheduler.stop())
