@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from actors import AgentScheduler, AsyncAgentScheduler
+from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, GetStats, RunNow, Start, Stop
 
 T = TypeVar("T")
 CONFIG = {"backoff": {"initial": 0.005, "factor": 2, "cap": 0.02, "jitter": 0.5}, "stop_timeout": 0.3}
@@ -148,3 +148,75 @@ def test_sync_scheduler_state_machine() -> None:
 @pytest.mark.timeout(120)
 def test_async_scheduler_state_machine() -> None:
     run_state_machine_as_test(AsyncSchedulerMachine, settings=MACHINE_SETTINGS)
+
+
+class SystemMachine(RuleBasedStateMachine):
+    """Told messages take effect in order: a model of "running" driven by Start and Stop alone
+    predicts every ask, however the tells interleave with stops still in progress."""
+
+    agent: Any = FlakyAgent().run
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads_before = set(threading.enumerate())
+        self.system = ActorSystem()
+        self.ref = self.system.spawn(type(self).agent, task="t", name="x", config=CONFIG)
+        self.running = False
+
+    @rule(expr=SCHEDULES, now=st.booleans())
+    def tell_start(self, expr: str, now: bool) -> None:
+        self.ref.tell(Start(expr, max_retries=2, run_immediately=now))
+        self.running = True
+
+    @rule()
+    def tell_stop(self) -> None:
+        self.ref.tell(Stop())
+        self.running = False
+
+    @rule()
+    def tell_run_now(self) -> None:
+        self.ref.tell(RunNow())
+
+    @rule(expr=SCHEDULES)
+    def ask_start(self, expr: str) -> None:
+        assert self.ref.ask(Start(expr), timeout=10) is (not self.running)
+        self.running = True
+
+    @rule()
+    def ask_stop(self) -> None:
+        final = self.ref.ask(Stop(), timeout=10)
+        assert final["is_running"] is False
+        self.running = False
+        stats = self.ref.ask(GetStats(), timeout=10)
+        assert stats["is_running"] is False and stats["state"] == "stopped"
+        check_counts(stats, settled=True)
+
+    @rule(seconds=st.sampled_from([0.0, 0.01, 0.03]))
+    def let_time_pass(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def teardown(self) -> None:
+        final = self.system.shutdown(5)["x"]
+        assert final["is_running"] is False
+        check_counts(final, settled=True)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            leaked = [t for t in threading.enumerate() if t not in self.threads_before]
+            if not leaked:
+                break
+            time.sleep(0.01)
+        assert not leaked, [t.name for t in leaked]
+
+
+class AsyncAgentSystemMachine(SystemMachine):
+    agent = FlakyAgent().arun
+
+
+@pytest.mark.timeout(120)
+def test_system_messages_in_order_state_machine() -> None:
+    run_state_machine_as_test(SystemMachine, settings=MACHINE_SETTINGS)
+
+
+@pytest.mark.timeout(120)
+def test_system_messages_in_order_state_machine_async_agent() -> None:
+    run_state_machine_as_test(AsyncAgentSystemMachine, settings=MACHINE_SETTINGS)
