@@ -1,6 +1,6 @@
 """Argument checks shared by every public entry point, with one error-type rule.
 
-A value of the wrong type raises :class:`~actors.errors.ArgumentTypeError` (a ``TypeError``
+A value of the wrong type raises `ArgumentTypeError` (a ``TypeError``
 and a ``ValueError``); a value of the right type that is out of range raises ``ValueError``.
 Every message is one line that names the parameter and repeats the value.
 """
@@ -30,7 +30,7 @@ def check_seconds(name: str, value: object, *, allow_zero: bool = True) -> float
 
 
 def check_optional_seconds(name: str, value: object, *, allow_zero: bool = True) -> float | None:
-    """:func:`check_seconds`, or None (no limit)."""
+    """`check_seconds`, or None (no limit)."""
     return None if value is None else _seconds(name, value, "a number of seconds or None", allow_zero)
 
 

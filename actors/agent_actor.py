@@ -2,8 +2,8 @@
 
 Every handler runs on a dispatcher worker, one message at a time, so the stats and state here
 need no lock. Handlers never wait: they decide and dispatch. Waiting happens elsewhere: ticks,
-backoff and deadlines are timers on the agent's loop (:class:`AgentLoop`), sync attempts run
-on :class:`bridge.ThreadPool`, async attempts are tasks on the loop. Each of those reports back
+backoff and deadlines are timers on the agent's loop (`AgentLoop`), sync attempts run
+on `bridge.ThreadPool`, async attempts are tasks on the loop. Each of those reports back
 by posting a message here.
 
 Stop rule: ``Stop`` cancels the run's CancelToken at once, ends tick and backoff

@@ -61,7 +61,7 @@ def resolve_timezone(value: object) -> tzinfo:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
-    """The validated ``config`` dict of a scheduler or agent (see DESIGN.md for the keys)."""
+    """The validated ``config`` dict of a scheduler or agent (the keys are in docs/configuration.md)."""
 
     timeout: float | None = None
     backoff: RetryPolicy = field(default_factory=RetryPolicy)

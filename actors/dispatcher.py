@@ -1,7 +1,7 @@
 """Many lightweight mailboxes served by a bounded set of pykka worker actors.
 
 One pykka ThreadingActor per agent costs a thread each: on this 2-core machine 10,000 of them
-take 15 s to spawn, +213 MB, and 44 s to stop. A :class:`Mailbox` is instead two deques and a
+take 15 s to spawn, +213 MB, and 44 s to stop. A `Mailbox` is instead two deques and a
 flag; it is pinned to one of two workers, so its messages are handled one at a time and in
 order (the actor's state needs no lock) while different agents interleave on the workers.
 

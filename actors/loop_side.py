@@ -1,9 +1,9 @@
 """What runs on an event loop for the agents: ticks, backoff and timeout timers, async attempts
 and async callbacks.
 
-One :class:`LoopDriver` per event loop (shared by every agent on it, reference counted) owns
+One `LoopDriver` per event loop (shared by every agent on it, reference counted) owns
 the janus channel through which thread-side actors send it work. Each agent has an
-:class:`AgentLoop` holding its timer handles and tasks; only the loop thread touches it, so it
+`AgentLoop` holding its timer handles and tasks; only the loop thread touches it, so it
 needs no lock. Timers use ``loop.call_at``: the loop's own heap is the shared timer, 10,000
 pending handles cost ~1.5 MB, and an idle loop wakes within ~0.1 ms of a deadline.
 """
@@ -66,7 +66,7 @@ _FLUSH_EVERY = 32
 
 
 def begin_loop_call_batching() -> None:
-    """Buffer :meth:`LoopDriver.call` on this thread until :func:`flush_loop_calls`."""
+    """Buffer `LoopDriver.call` on this thread until `flush_loop_calls`."""
     _batch.pending = {}
     _batch.after = []
     _batch.count = 0
@@ -131,7 +131,7 @@ class LoopDriver:
 
     @classmethod
     def acquire_for(cls, loop: asyncio.AbstractEventLoop, timeout: float = 5.0) -> LoopDriver:
-        """:meth:`acquire` for ``loop`` from any thread: directly on the loop's own thread,
+        """`acquire` for ``loop`` from any thread: directly on the loop's own thread,
         otherwise through the loop (which must be running)."""
         if running_loop() is loop:
             return cls.acquire()
@@ -223,7 +223,7 @@ class AgentLoop:
 
     # -- ticks ----------------------------------------------------------------------------
     def start_ticks(self, epoch: int, schedule: Schedule, anchor: float) -> None:
-        """Begin firing :class:`Tick` messages for ``schedule`` (intervals counted from ``anchor``)."""
+        """Begin firing `Tick` messages for ``schedule`` (intervals counted from ``anchor``)."""
         self._arm_tick(epoch, schedule, anchor, time.monotonic())
 
     def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> float:

@@ -22,7 +22,14 @@ def check_max_retries(max_retries: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Start the agent's schedule; ``max_retries`` is total attempts per execution."""
+    """Start the agent's schedule; ``ask`` answers True when started, False if already running.
+
+    Attributes:
+        expr: A [schedule expression](schedules.md), parsed here: a bad one raises ``ValueError``.
+        max_retries: Attempts per execution, the first included (>= 1).
+        run_immediately: Dispatch the first run at once (ticks still count from the start).
+        schedule: The parsed ``expr`` (set from it, not an argument).
+    """
 
     expr: str
     max_retries: int = 3
@@ -41,14 +48,22 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """Stop the agent's schedule (it stays in the system and can be started again)."""
+    """Stop the agent's schedule; ``ask`` answers the final stats once stopped. No fields.
+
+    The agent stays in the system, answers [`GetStats`][actors.GetStats], and a later
+    [`Start`][actors.Start] runs it again.
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class RunNow:
-    """Run the agent once now; skipped (and counted) if a run is already in flight."""
+    """Run the agent once now; ``ask`` answers whether a run started. No fields.
+
+    Skipped (and counted in ``skipped_ticks``) while a run is in flight; ignored while the
+    schedule is not running.
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class GetStats:
-    """Ask for the agent's stats dict."""
+    """Ask for the agent's stats dict, answered even while a run is in flight. No fields."""

@@ -52,7 +52,10 @@ def _ignore(_: Any) -> None:
 
 
 class AgentRef:
-    """A handle to one agent in an :class:`ActorSystem`; safe to use from any thread or loop."""
+    """A handle to one agent in an [`ActorSystem`][actors.ActorSystem]; safe from any thread or loop.
+
+    Made by [`ActorSystem.spawn`][actors.ActorSystem.spawn], never constructed directly.
+    """
 
     __slots__ = ("_name", "_system", "_binding", "_pending", "__weakref__")
 
@@ -110,7 +113,7 @@ class AgentRef:
         ``Start`` -> ``True``/``False`` (already running); ``Stop`` -> final stats once stopped;
         ``GetStats`` -> the stats dict; ``RunNow`` -> whether a run started. Raises
         ``AgentDeadError`` at once for a dead agent and ``TimeoutError`` after ``timeout``. From
-        the event loop that runs the agent use :meth:`ask_async`: blocking that loop would
+        the event loop that runs the agent use [`ask_async`][actors.AgentRef.ask_async]: blocking that loop would
         stall the very agent being asked.
         """
         timeout = check_optional_seconds("timeout", timeout)
@@ -173,7 +176,10 @@ def _internal_check(message: object) -> None:
 
 
 class AgentPool:
-    """A group of agents (sync and async mixed) addressed together."""
+    """A group of agents (sync and async mixed) addressed together.
+
+    Made by [`ActorSystem.pool`][actors.ActorSystem.pool]; iterating it gives the refs.
+    """
 
     def __init__(self, refs: Sequence[AgentRef]) -> None:
         self._refs = list(refs)

@@ -127,7 +127,7 @@ class Binding:
 
     def detach(self) -> bool:
         """Close the mailbox and unbind the actor, keeping the shared references; False if
-        someone else already tears this binding down. See :func:`release_many`."""
+        someone else already tears this binding down. See `release_many`."""
         if self._claim_teardown() is not None:
             return False
         self.mailbox.close()

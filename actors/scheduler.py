@@ -105,8 +105,8 @@ class AsyncAgentScheduler(_SchedulerBase):
         agent: Any,
         task: Any,
         config: Mapping[str, Any] | None = None,
-        on_success: Callback = None,
-        on_failure: Callback = None,
+        on_success: Callable[..., Any] | None = None,
+        on_failure: Callable[..., Any] | None = None,
     ) -> None:
         """Validate everything now; nothing (no loop primitive, thread or queue) is created yet.
 
@@ -138,7 +138,12 @@ class AsyncAgentScheduler(_SchedulerBase):
         return True
 
     async def stop(self) -> bool:
-        """Stop cooperatively (see DESIGN.md); idempotent; callable from any loop or thread."""
+        """Stop cooperatively; idempotent; callable from any loop or thread; returns True.
+
+        Interval and backoff waits end at once; an in-flight run gets ``stop_timeout``
+        seconds, then is cancelled (async) or abandoned (sync): see the
+        [cancellation rules](how-it-works.md#4-cancellation).
+        """
         binding = self._binding
         if binding is None:
             return True
@@ -178,8 +183,8 @@ class AgentScheduler(_SchedulerBase):
         agent: Any,
         task: Any,
         config: Mapping[str, Any] | None = None,
-        on_success: Callback = None,
-        on_failure: Callback = None,
+        on_success: Callable[..., Any] | None = None,
+        on_failure: Callable[..., Any] | None = None,
     ) -> None:
         """Validate everything now; nothing starts before ``start()``.
 

@@ -3,7 +3,7 @@
 Nothing starts before the first ``spawn``. A plain system (or ``with``) runs async agents on
 the shared background loop thread and prefers an agent's sync entry point; a system entered
 with ``async with`` binds to the running loop and prefers the async one. Every agent gets its
-own :class:`Binding` (mailbox, loop timers, thread pool), exactly as a scheduler does; the
+own `Binding` (mailbox, loop timers, thread pool), exactly as a scheduler does; the
 system only names them, supervises them and shuts them down together.
 """
 
@@ -33,7 +33,6 @@ from bridge import LoopThread
 __all__ = ["ActorSystem"]
 
 log = logging.getLogger("actors")
-Callback = Callable[..., Any] | None
 SYSTEM_KEYS = ("max_restarts", "restart_window")
 # Beyond an agent's stop deadline: the 1 s cancel grace of an async attempt, plus slack.
 _SHUTDOWN_SLACK_S = 2.0
@@ -42,8 +41,14 @@ _SHUTDOWN_SLACK_S = 2.0
 class ActorSystem:
     """A registry of named agent actors with supervision, pools and one shutdown.
 
-    ``config`` keys: ``max_restarts`` (default 3) actor crashes forgiven per
-    ``restart_window`` seconds (default 60) before an agent is stopped and dead.
+    ``with ActorSystem() as system:`` runs agents on a shared background loop and prefers their
+    sync entry points; ``async with ActorSystem() as system:`` runs them on the running loop and
+    prefers async ones. Leaving the block shuts the system down.
+
+    Args:
+        config: ``max_restarts`` (default 3): actor crashes forgiven per ``restart_window``
+            seconds (default 60) before an agent is stopped and dead. None: the defaults.
+            An unknown key or a bad value raises ``ValueError``.
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
@@ -88,13 +93,20 @@ class ActorSystem:
         task: Any,
         name: str | None = None,
         config: Mapping[str, Any] | None = None,
-        on_success: Callback = None,
-        on_failure: Callback = None,
+        on_success: Callable[..., Any] | None = None,
+        on_failure: Callable[..., Any] | None = None,
     ) -> AgentRef:
-        """Add an agent (idle until it is sent ``Start``) and return its ref.
+        """Add an agent, idle until it is sent [`Start`][actors.Start], and return its ref.
 
-        ``name`` must be unique (``ValueError`` on a duplicate); without one, a name is made
-        from ``config["name"]`` or the agent. ``config`` is the scheduler config (DESIGN.md).
+        Args:
+            agent: An agent or callable, as for [`AgentScheduler`][actors.AgentScheduler].
+            task: Passed to every run of the agent.
+            name: Unique in the system (``ValueError`` on a duplicate); None: made from
+                ``config["name"]`` or the agent.
+            config: The scheduler config (the keys are on the
+                [configuration](configuration.md) page).
+            on_success: Called once with the result of each successful execution.
+            on_failure: Called once with the last error of each failed execution.
         """
         cfg = SchedulerConfig.from_mapping(config)
         call = resolve_agent(agent, prefer_async=self._async_loop is not None)
@@ -117,8 +129,8 @@ class ActorSystem:
         agents: Iterable[Any],
         task: Any,
         config: Mapping[str, Any] | None = None,
-        on_success: Callback = None,
-        on_failure: Callback = None,
+        on_success: Callable[..., Any] | None = None,
+        on_failure: Callable[..., Any] | None = None,
     ) -> AgentPool:
         """Spawn every agent (sync and async may mix) with generated names; return the pool."""
         agents = list(agents)
@@ -211,7 +223,8 @@ class ActorSystem:
     def shutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
         """Stop every agent (each gets ``min(stop_timeout, timeout)``), join the library's
         threads, and return ``{name: final stats}``. Agents are dead afterwards; the system
-        itself can spawn again. From the loop of an ``async with`` system use :meth:`ashutdown`.
+        itself can spawn again. From the loop of an ``async with`` system use
+        [`ashutdown`][actors.ActorSystem.ashutdown].
         """
         if self._async_loop is not None and running_loop() is self._async_loop:
             raise RuntimeError("shutdown() would block the loop the agents run on; use await system.ashutdown()")
@@ -227,7 +240,7 @@ class ActorSystem:
         return final
 
     async def ashutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
-        """:meth:`shutdown` for asyncio callers (any loop)."""
+        """[`shutdown`][actors.ActorSystem.shutdown] for asyncio callers (any loop)."""
         stopping = self._begin_shutdown(timeout)
         if stopping:
             await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping], timeout=timeout + _SHUTDOWN_SLACK_S)
