@@ -9,10 +9,11 @@
     app = FastAPI(lifespan=lifespan(system, on_startup=setup))   # enters it on uvicorn's loop
     app.include_router(router(system, token="s3cret"))           # token=None: ACTORSCHED_TOKEN
 
-:func:`lifespan` enters the system with ``async with`` semantics on the server's running loop
+`lifespan` enters the system with ``async with`` semantics on the server's running loop
 (async agents run on that loop, sync agents in worker threads) and shuts every agent down with
-the server. :func:`router` serves the agents' stats and, behind a bearer token, starts, stops
-and runs them. Every route talks to the agents with ``await ref.ask_async(...)``: the blocking
+the server. `router` serves the agents' stats and, behind a bearer token, starts, stops and
+runs them; the pydantic models of its bodies and answers give the OpenAPI document its
+schemas. Every route talks to the agents with ``await ref.ask_async(...)``: the blocking
 ``ask`` would stall the very loop the agents run on.
 
 ``import actors`` does not import this module; importing it needs ``fastapi``.
@@ -21,24 +22,28 @@ and runs them. Every route talks to the agents with ``await ref.ask_async(...)``
 import asyncio
 import hmac
 import inspect
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, status
-from pydantic import BaseModel, ConfigDict, field_validator
+from fastapi import APIRouter, Depends, HTTPException, Request, Security, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 
+from actors._fastapi_models import AgentStats, ErrorBody, NoBody, Started, StartBody, ValidationErrorBody
 from actors.errors import AgentDeadError
-from actors.messages import GetStats, RunNow, Start, Stop, check_max_retries
+from actors.messages import GetStats, RunNow, Start, Stop
 from actors.ref import AgentRef, Message
-from actors.schedule import parse_schedule
 from actors.system import ActorSystem
 
-__all__ = ["TOKEN_ENV", "StartBody", "lifespan", "router"]
+__all__ = ["TOKEN_ENV", "AgentStats", "ErrorBody", "StartBody", "Started", "ValidationErrorBody",
+           "lifespan", "router"]
 
 TOKEN_ENV = "ACTORSCHED_TOKEN"
-"""The environment variable :func:`router` reads when it is given no token."""
+"""The environment variable [`router`][actors.fastapi.router] reads when it is given no token."""
 
 OnStartup = Callable[[ActorSystem], Awaitable[object] | object]
 
@@ -81,25 +86,23 @@ def lifespan(
     return run_system
 
 
-class StartBody(BaseModel):
-    """JSON body of ``POST /agents/{name}/start`` (strict types; unknown keys are rejected)."""
+_M = TypeVar("_M", bound=BaseModel)
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    schedule: str
-    max_retries: int = 3
-    run_immediately: bool = False
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_schedule(cls, value: str) -> str:
-        parse_schedule(value)  # ValueError naming the expression and the accepted forms
-        return value
-
-    @field_validator("max_retries")
-    @classmethod
-    def _valid_max_retries(cls, value: int) -> int:
-        return check_max_retries(value)
+# The OpenAPI answers each route declares besides its 200 (the Authorize button in /docs uses
+# the bearer scheme; clients generated from the document get typed errors).
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No agent of that name"},
+}
+_CONTROL: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid bearer token; nothing changed"},
+    **_NOT_FOUND,
+    409: {"model": ErrorBody, "description": "The agent is dead: supervision gave up on it"},
+    422: {"model": ValidationErrorBody, "description": "A bad body (malformed JSON, a wrong key, type or value)"},
+}
+# The start body is parsed by a dependency (after the token and the agent), so FastAPI does
+# not see it: describe it to OpenAPI by hand.
+_START_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": StartBody.model_json_schema()}}}}
 
 
 def router(system: ActorSystem, token: str | None = None) -> APIRouter:
@@ -110,16 +113,28 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
     | `GET /agents` | | stats of every agent, in spawn order (a JSON list) |
     | `GET /agents/{name}` | | the agent's stats (a dead agent's: its last stats) |
     | `POST /agents/{name}/start` | `{"schedule", "max_retries", "run_immediately"}` | `{"started": bool}`, false when already running |
-    | `POST /agents/{name}/run` | | `{"started": bool}`, false when the schedule is not running or a run is in flight |
-    | `POST /agents/{name}/stop` | | the final stats, once stopped |
+    | `POST /agents/{name}/run` | none or `{}` | `{"started": bool}`, false when the schedule is not running or a run is in flight |
+    | `POST /agents/{name}/stop` | none or `{}` | the final stats, once stopped |
 
-    POST routes require ``Authorization: Bearer <token>``, compared in constant time: without
-    a valid one they answer 401 and change nothing. Checks run in this order: 401 (token),
-    404 (no agent of that name), 422 (bad body or schedule expression, naming the problem),
-    409 (the agent is dead: supervision gave up on it). ``token=None`` reads
-    ``ACTORSCHED_TOKEN``; with neither, ``ValueError``: the control API is never open by
-    default. The GET routes need no token; to protect them too, include the router with
-    ``dependencies=[...]`` of your own.
+    POST routes require ``Authorization: Bearer <token>`` (OpenAPI security scheme
+    ``actorschedBearer``, so the Authorize button of ``/docs`` works), compared in constant
+    time. Every POST route checks, in this order, and answers the first failure: 401 (the
+    token; the body is not even read), 404 (no agent of that name), 422 (the body: malformed
+    JSON, not a JSON object, not ``Content-Type: application/json``, a wrong key, type or
+    value, each named), 409 (the agent is dead: supervision gave up on it). GET routes need
+    no token; to protect them too, include the router with ``dependencies=[...]`` of your own.
+
+    Args:
+        system: the system whose agents the routes serve (looked up by name per request).
+        token: the bearer token POST routes require. None: read ``ACTORSCHED_TOKEN`` now.
+
+    Returns:
+        The router, for ``app.include_router(...)``.
+
+    Raises:
+        ValueError: no token given and none (or a blank one) in ``ACTORSCHED_TOKEN``: the
+            control API is never open by default.
+        TypeError: ``token`` is not a str.
     """
     if token is None:
         token = os.environ.get(TOKEN_ENV)
@@ -132,53 +147,111 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
             "variable (the control API is never open without one)"
         )
     expected = token.encode("utf-8")
+    # auto_error=False: the 401 below is ours (one message, WWW-Authenticate on every refusal).
+    # The scheme's own name keeps it apart from any HTTPBearer the host app declares.
+    bearer = HTTPBearer(auto_error=False, scheme_name="actorschedBearer",
+                        description=f"the token given to router(), or ${TOKEN_ENV}")
 
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        scheme, _, credentials = (authorization or "").strip().partition(" ")
+    async def require_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    ) -> None:
         # Starlette decodes header bytes as latin-1; encoding back recovers what was sent.
-        given = credentials.strip().encode("latin-1", errors="replace")
-        if not (scheme.lower() == "bearer" and hmac.compare_digest(given, expected)):
+        given = credentials.credentials.encode("latin-1", errors="replace") if credentials else b""
+        if credentials is None or not hmac.compare_digest(given, expected):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 detail="missing or invalid bearer token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def agent_ref(name: str) -> AgentRef:
+    async def agent_ref(name: str) -> AgentRef:
         ref = system.get(name)
         if ref is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no agent named {name!r}")
         return ref
 
-    api = APIRouter(prefix="/agents", tags=["agents"])
-    control = [Depends(require_token)]  # listed first: a bad token is a 401 before any 404/422
+    async def start_body(request: Request) -> StartBody:
+        return await _parse_body(request, StartBody, if_empty=None)
 
-    @api.get("", summary="Stats of every agent")
+    async def no_body(request: Request) -> None:
+        await _parse_body(request, NoBody, if_empty=NoBody())
+
+    api = APIRouter(prefix="/agents", tags=["agents"])
+    # Dependencies run in the order listed, each stopping the request with its own status:
+    # the token (401), then the agent (404), then the body (422); the agent answers 409 last.
+    # FastAPI would parse a declared body before any dependency, so bodies are dependencies.
+    control = [Depends(require_token)]
+    Agent = Annotated[AgentRef, Depends(agent_ref)]
+
+    @api.get("", summary="Stats of every agent", response_model=list[AgentStats])
     async def list_agents() -> list[dict[str, Any]]:
+        """The stats of every agent, in spawn order (a dead agent's: its last stats)."""
         refs = [ref for ref in (system.get(name) for name in system.agents()) if ref is not None]
         return list(await asyncio.gather(*(_stats(ref) for ref in refs)))
 
-    @api.get("/{name}", summary="Stats of one agent")
-    async def get_agent(ref: Annotated[AgentRef, Depends(agent_ref)]) -> dict[str, Any]:
+    @api.get("/{name}", summary="Stats of one agent", response_model=AgentStats, responses=_NOT_FOUND)
+    async def get_agent(ref: Agent) -> dict[str, Any]:
+        """The agent's stats (a dead agent's: its last stats)."""
         return await _stats(ref)
 
-    @api.post("/{name}/start", dependencies=control, summary="Start the agent's schedule")
-    async def start_agent(ref: Annotated[AgentRef, Depends(agent_ref)], body: StartBody) -> dict[str, bool]:
+    @api.post("/{name}/start", summary="Start the agent's schedule", dependencies=control,
+              response_model=Started, responses=_CONTROL, openapi_extra=_START_BODY_DOC)
+    async def start_agent(ref: Agent, body: Annotated[StartBody, Depends(start_body)]) -> dict[str, bool]:
+        """Start the schedule; `{"started": false}` when it already runs."""
         try:
             message = Start(body.schedule, body.max_retries, body.run_immediately)
         except ValueError as exc:  # the body validators catch these first; kept as a backstop
-            raise HTTPException(422, detail=str(exc)) from None
+            raise RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc),
+                                           "input": None}]) from None
         return {"started": bool(await _ask(ref, message))}
 
-    @api.post("/{name}/run", dependencies=control, summary="Run the agent once now")
-    async def run_agent(ref: Annotated[AgentRef, Depends(agent_ref)]) -> dict[str, bool]:
+    @api.post("/{name}/run", summary="Run the agent once now", dependencies=control,
+              response_model=Started, responses=_CONTROL)
+    async def run_agent(ref: Agent, _: Annotated[None, Depends(no_body)]) -> dict[str, bool]:
+        """Run once now; `{"started": false}` when the schedule is not running or a run is in flight."""
         return {"started": bool(await _ask(ref, RunNow()))}
 
-    @api.post("/{name}/stop", dependencies=control, summary="Stop the agent's schedule")
-    async def stop_agent(ref: Annotated[AgentRef, Depends(agent_ref)]) -> dict[str, Any]:
+    @api.post("/{name}/stop", summary="Stop the agent's schedule", dependencies=control,
+              response_model=AgentStats, responses=_CONTROL)
+    async def stop_agent(ref: Agent, _: Annotated[None, Depends(no_body)]) -> dict[str, Any]:
+        """Stop the schedule (a run in flight gets the agent's `stop_timeout`); the final stats."""
         return dict(await _ask(ref, Stop()))
 
     return api
+
+
+async def _parse_body(request: Request, model: type[_M], if_empty: _M | None) -> _M:
+    """Read and validate a JSON body; a 422 naming the problem (FastAPI's format) otherwise."""
+    raw = await request.body()
+    if not raw:
+        if if_empty is None:
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+        return if_empty
+    content_type = request.headers.get("content-type", "")
+    media = content_type.partition(";")[0].strip().lower()
+    if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+        # FastAPI's own default (strict_content_type) refuses these too.
+        raise RequestValidationError([{"type": "content_type", "loc": ("header", "content-type"), "input": content_type,
+                         "msg": f"the body must be JSON: send Content-Type: application/json, not {content_type!r}"}])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([
+            {**error, "loc": ("body", *error["loc"]), "input": _json_safe(error["input"])}
+            for error in exc.errors(include_url=False)
+        ]) from None
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` (parsed JSON) with its infinities as strings: ``1e400`` parses to ``inf``, which
+    the 422 answer echoes and JSON cannot carry (the answer would be a 500)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    return value
 
 
 async def _ask(ref: AgentRef, message: Message) -> Any:

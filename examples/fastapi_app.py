@@ -1,5 +1,6 @@
 """A FastAPI app whose agents run on uvicorn's loop: one sync agent, one async agent.
 
+    pip install '.[fastapi]'                    # in a clone (not on a package index yet)
     export ACTORSCHED_TOKEN=change-me           # the control API needs a token (no default)
     uvicorn examples.fastapi_app:app            # from the repository root
 
@@ -7,6 +8,8 @@
     curl -X POST -H "Authorization: Bearer $ACTORSCHED_TOKEN" localhost:8000/agents/news/run
     curl -X POST -H "Authorization: Bearer $ACTORSCHED_TOKEN" -H "Content-Type: application/json" \
          -d '{"schedule": "every 5s"}' localhost:8000/agents/digest/start
+
+Or open localhost:8000/docs, click Authorize, paste the token, and try the routes there.
 """
 
 import asyncio

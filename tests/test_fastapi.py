@@ -29,7 +29,7 @@ from fastapi import FastAPI
 
 from actors import ActorSystem, AgentRef, CancelToken, Start
 from actors.agent_actor import InjectFault
-from actors.fastapi import lifespan, router
+from actors.fastapi import AgentStats, Started, lifespan, router
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -321,6 +321,121 @@ def test_bad_bodies_are_422_naming_the_problem_and_unknown_agents_404(logs: pyte
     assert_clean_log(logs)
 
 
+JSON = "application/json"
+# (raw body, Content-Type, {route: (loc of the problem, words of its message)}) for every POST
+# route: each is wrong for the route it names ("*": for every route).
+BAD_BODIES: list[tuple[bytes, str | None, dict[str, tuple[list[Any], str]]]] = [
+    (b"not json", JSON, {"*": (["body"], "Invalid JSON")}),
+    (b'{"schedule": ', JSON, {"*": (["body"], "Invalid JSON")}),
+    (b"[]", JSON, {"*": (["body"], "should be an object")}),
+    (b'["every 5s"]', JSON, {"*": (["body"], "should be an object")}),
+    (b'"every 5s"', JSON, {"*": (["body"], "should be an object")}),
+    (b"null", JSON, {"*": (["body"], "should be an object")}),
+    (b"1e400", JSON, {"*": (["body"], "should be an object")}),
+    (b'{"schedule": "60"}', "text/plain", {"*": (["header", "content-type"], "Content-Type: application/json")}),
+    (b'{"schedule": "60"}', None, {"*": (["header", "content-type"], "Content-Type: application/json")}),
+    (b"", JSON, {"start": (["body"], "Field required")}),
+    (b"{}", JSON, {"start": (["body", "schedule"], "Field required")}),
+    (b'{"schedule": "60", "run_immedately": true}', JSON, {
+        "start": (["body", "run_immedately"], "Extra inputs"), "run": (["body", "schedule"], "Extra inputs"),
+        "stop": (["body", "run_immedately"], "Extra inputs")}),
+    (b'{"schedule": "60", "max_retries": 1e400}', JSON, {
+        "start": (["body", "max_retries"], "valid integer"), "run": (["body", "max_retries"], "Extra inputs"),
+        "stop": (["body", "max_retries"], "Extra inputs")}),
+    (b'{"schedule": "60", "max_retries": -100000000000000000000000000000}', JSON, {
+        "start": (["body", "max_retries"], "max_retries must be >= 1")}),
+    (b'{"schedule": 1e400}', JSON, {"start": (["body", "schedule"], "valid string")}),
+    (b'{"schedule": "1e400"}', JSON, {"start": (["body", "schedule"], "must be finite")}),
+    (b'{"schedule": "60", "run_immediately": 1}', JSON, {"start": (["body", "run_immediately"], "valid boolean")}),
+    (b'{"task": "other"}', JSON, {"run": (["body", "task"], "Extra inputs"), "stop": (["body", "task"], "Extra inputs")}),
+]
+ROUTES = ("start", "run", "stop")
+
+
+def bad_bodies(route: str) -> list[tuple[bytes, dict[str, str], list[Any], str]]:
+    """The bodies that are wrong for ``route``: (raw, headers, loc, words of the message)."""
+    cases = []
+    for raw, content_type, problems in BAD_BODIES:
+        problem = problems.get(route) or problems.get("*")
+        if problem is not None:
+            cases.append((raw, {"Content-Type": content_type} if content_type else {}, *problem))
+    return cases
+
+
+def post(client: httpx.Client, path: str, raw: bytes, headers: dict[str, str]) -> httpx.Response:
+    response = client.post(path, content=raw, headers=headers)
+    assert response.status_code != 500, (path, raw, response.text)
+    return response
+
+
+@pytest.mark.timeout(30)
+def test_every_post_route_answers_401_then_404_then_422_whatever_the_body(logs: pytest.LogCaptureFixture) -> None:
+    app = App(start_news=False)
+    wrong_tokens: list[dict[str, str]] = [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}]
+    with serve(app.app) as client:
+        for route in ROUTES:
+            for raw, headers, loc, words in bad_bodies(route):
+                case = (route, raw, headers)
+                # No or a wrong token: 401, whether the agent exists or not and whatever the body.
+                for token in wrong_tokens:
+                    for name in ("digest", "no-such-agent"):
+                        response = post(client, f"/agents/{name}/{route}", raw, {**headers, **token})
+                        assert response.status_code == 401, (case, token, response.text)
+                        assert response.json() == {"detail": "missing or invalid bearer token"}
+                        assert response.headers["www-authenticate"] == "Bearer"
+                # The token is right but the agent unknown: 404, whatever the body.
+                response = post(client, f"/agents/no-such-agent/{route}", raw, {**headers, **AUTH})
+                assert response.status_code == 404, (case, response.text)
+                assert response.json() == {"detail": "no agent named 'no-such-agent'"}
+                # Token and agent are right: 422 naming the problem, in FastAPI's usual shape.
+                response = post(client, f"/agents/digest/{route}", raw, {**headers, **AUTH})
+                assert response.status_code == 422, (case, response.text)
+                problems = response.json()["detail"]
+                assert any(p["loc"] == loc and words in p["msg"] for p in problems), (case, problems)
+        # Nothing was started, run or stopped by any of these.
+        assert [s["total_attempts"] for s in client.get("/agents").json()] == [0, 0]
+        assert app.news.calls == app.digest.calls == 0
+
+        # What the routes do accept: run and stop take no body, or the empty object.
+        response = post(client, "/agents/digest/start", b'{"schedule": "60"}', {"Content-Type": JSON, **AUTH})
+        assert response.json() == {"started": True}
+        for raw in (b"", b"{}"):
+            assert post(client, "/agents/digest/run", raw, {"Content-Type": JSON, **AUTH}).status_code == 200
+        assert client.post("/agents/digest/run", headers=AUTH).status_code == 200  # no body, no Content-Type
+        wait_until(lambda: app.digest.calls >= 1)
+        response = post(client, "/agents/digest/stop", b"{}", {"Content-Type": "application/merge-patch+json", **AUTH})
+        assert response.status_code == 200 and response.json()["is_running"] is False
+        # A huge number is judged like any other: this one is a valid number of attempts.
+        huge = b'{"schedule": "60", "max_retries": 100000000000000000000000000000}'
+        response = post(client, "/agents/digest/start", huge, {"Content-Type": JSON, **AUTH})
+        assert response.json() == {"started": True}
+        assert client.post("/agents/digest/stop", headers=AUTH).json()["is_running"] is False
+    assert_clean_log(logs)
+
+
+def raw_post(port: int, path: str, headers: dict[str, str]) -> str:
+    """POST ``path`` announcing a 1 MB body but sending none; return the answer's status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: 1000000\r\n{head}\r\n".encode())
+        return sock.makefile("rb").readline().decode().strip()
+
+
+@pytest.mark.timeout(20)
+def test_a_refused_request_is_answered_without_waiting_for_its_body(logs: pytest.LogCaptureFixture) -> None:
+    app = App(start_news=False)
+    with serve(app.app) as client:
+        port = int(str(client.base_url).rsplit(":", 1)[1])
+        # The body never comes: an answer proves the server did not read it (it would wait).
+        for route in ROUTES:
+            assert raw_post(port, f"/agents/digest/{route}", {}) == "HTTP/1.1 401 Unauthorized"
+            assert raw_post(port, f"/agents/nope/{route}", {}) == "HTTP/1.1 401 Unauthorized"
+            assert raw_post(port, f"/agents/nope/{route}", AUTH) == "HTTP/1.1 404 Not Found"
+        assert app.digest.calls == 0
+    assert_clean_log(logs)
+
+
 @pytest.mark.timeout(20)
 def test_a_dead_agent_is_409_for_control_and_keeps_its_last_stats(logs: pytest.LogCaptureFixture) -> None:
     system = ActorSystem(config={"max_restarts": 0})
@@ -336,10 +451,103 @@ def test_a_dead_agent_is_409_for_control_and_keeps_its_last_stats(logs: pytest.L
             assert response.status_code == 409 and "dead" in response.json()["detail"]
         response = client.post("/agents/a/start", json={"schedule": "1"}, headers=AUTH)
         assert response.status_code == 409
+        # The checks before it still come first: 401, then 422 for a bad body.
+        for route in ROUTES:
+            assert client.post(f"/agents/a/{route}", content=b"not json").status_code == 401
+            response = client.post(f"/agents/a/{route}", content=b"not json", headers={"Content-Type": JSON, **AUTH})
+            assert response.status_code == 422, response.text
+        assert client.post("/agents/a/start", json={"schedule": "bogus"}, headers=AUTH).status_code == 422
         last = stats(client, "a")
         assert last["is_running"] is False and "bug in actor code" in last["last_error"]
         assert client.get("/agents").json() == [last]
     assert_clean_log(logs, allowed=("bug in actor code", "giving up", "is dead"))
+
+
+def schema(openapi: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a ``$ref`` into ``components/schemas``."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    found: dict[str, Any] = openapi["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return found
+
+
+def answer_schema(openapi: dict[str, Any], operation: dict[str, Any], status: str) -> dict[str, Any]:
+    return schema(openapi, operation["responses"][status]["content"]["application/json"]["schema"])
+
+
+# The stats keys users rely on (the docs' "How it works" table).
+STATS_KEYS = {"name", "kind", "state", "is_running", "total_executions", "successful_executions",
+              "failed_executions", "cancelled_executions", "success_rate", "total_attempts", "retries",
+              "skipped_ticks", "abandoned_runs", "restarts", "last_run_at", "next_run_at", "last_error",
+              "last_lateness_ms", "runtime_seconds"}
+
+
+@pytest.mark.timeout(20)
+def test_openapi_declares_the_bearer_scheme_every_error_and_typed_stats(logs: pytest.LogCaptureFixture) -> None:
+    app = App()
+    with serve(app.app) as client:
+        openapi = client.get("/openapi.json").json()
+        assert client.get("/docs").status_code == 200  # Swagger UI, whose Authorize button reads the scheme
+
+        # One bearer scheme; every POST route needs it, no GET route does.
+        ((scheme_name, scheme),) = openapi["components"]["securitySchemes"].items()
+        assert scheme["type"] == "http" and scheme["scheme"].lower() == "bearer"
+        paths = openapi["paths"]
+        posts = [paths[f"/agents/{{name}}/{route}"]["post"] for route in ROUTES]
+        assert all(op["security"] == [{scheme_name: []}] for op in posts)
+        assert "security" not in paths["/agents"]["get"] and "security" not in paths["/agents/{name}"]["get"]
+        # What Authorize then sends ("Authorization: Bearer <token>") is what the routes accept.
+        authorized = {"Authorization": f"{scheme['scheme'].title()} {TOKEN}"}
+        assert client.post("/agents/digest/run", headers=authorized).status_code == 200
+
+        # Typed errors: {"detail": str} for 401/404/409, FastAPI's problem list for 422.
+        error = {"detail": {"type": "string"}}
+        for op in posts:
+            assert {"200", "401", "404", "409", "422"} <= op["responses"].keys()
+            for status in ("401", "404", "409"):
+                body = answer_schema(openapi, op, status)
+                assert {k: {"type": v["type"]} for k, v in body["properties"].items()} == error
+                assert body["required"] == ["detail"]
+            problems = answer_schema(openapi, op, "422")["properties"]["detail"]
+            assert {"loc", "msg", "type"} <= schema(openapi, problems["items"])["properties"].keys()
+        assert "404" in paths["/agents/{name}"]["get"]["responses"]
+
+        # Typed answers: stats for the GET routes and stop, {"started": bool} for start and run.
+        stats_schema = answer_schema(openapi, paths["/agents/{name}"]["get"], "200")
+        assert stats_schema["additionalProperties"] is True  # keys the runtime adds later pass through
+        assert STATS_KEYS <= stats_schema["properties"].keys()
+        assert stats_schema["properties"]["is_running"]["type"] == "boolean"
+        assert stats_schema["properties"]["retries"]["type"] == "integer"
+        assert "in flight" in stats_schema["properties"]["skipped_ticks"]["description"]  # what each key means
+        listing = paths["/agents"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert listing["type"] == "array" and schema(openapi, listing["items"]) == stats_schema
+        assert answer_schema(openapi, posts[2], "200") == stats_schema
+        for op in posts[:2]:
+            assert answer_schema(openapi, op, "200")["properties"]["started"]["type"] == "boolean"
+        start_body = posts[0]["requestBody"]
+        assert start_body["required"] is True
+        start_schema = schema(openapi, start_body["content"]["application/json"]["schema"])
+        assert start_schema["properties"].keys() == {"schedule", "max_retries", "run_immediately"}
+        assert start_schema["required"] == ["schedule"] and start_schema["additionalProperties"] is False
+
+        # The GET routes answer through the models: every key of the runtime's stats, same values.
+        wait_until(lambda: app.news.calls >= 1)
+        client.post("/agents/news/stop", headers=AUTH)
+        served = stats(client, "news")
+        assert served == app.refs[0].stats()
+        assert STATS_KEYS <= served.keys()
+        assert client.get("/agents").json() == [served, stats(client, "digest")]
+    assert_clean_log(logs)
+
+
+@pytest.mark.timeout(10)
+def test_the_stats_model_keeps_keys_it_does_not_declare() -> None:
+    with ActorSystem() as system:
+        ref = system.spawn(SyncAgent(), "t", name="a")
+        grown = {**ref.stats(), "paused_reason": "maintenance", "tokens_used": 12}
+    assert AgentStats.model_validate(grown).model_dump(mode="json") == grown
+    assert Started.model_validate({"started": True, "run_id": 7}).model_dump() == {"started": True, "run_id": 7}
 
 
 @pytest.mark.timeout(20)
