@@ -57,12 +57,13 @@ class AgentRef:
     Made by [`ActorSystem.spawn`][actors.ActorSystem.spawn], never constructed directly.
     """
 
-    __slots__ = ("_name", "_system", "_binding", "_pending", "__weakref__")
+    __slots__ = ("_name", "_system", "_binding", "_actor", "_pending", "__weakref__")
 
     def __init__(self, name: str, system: ActorSystem, binding: Binding) -> None:
         self._name = name
         self._system = system
         self._binding: Binding | None = binding
+        self._actor = binding.actor  # kept after death: its stats stay readable
         self._pending: set[concurrent.futures.Future[Any]] | None = None  # made at the first ask
 
     def __repr__(self) -> str:
@@ -144,7 +145,7 @@ class AgentRef:
 
     def _local_stats(self) -> dict[str, Any]:
         """The agent's last known stats, read without asking it (never blocks)."""
-        return self._system._last_stats(self._name, self._binding)
+        return self._actor.snapshot()
 
     def stats(self, timeout: float | None = 5.0) -> dict[str, Any]:
         """The agent's stats; a dead agent's last stats (no AgentDeadError)."""

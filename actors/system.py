@@ -62,7 +62,6 @@ class ActorSystem:
         )
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
-        self._final: dict[str, dict[str, Any]] = {}
         self._dead_letters = 0
         self._driver: LoopDriver | None = None
         self._loop_thread: LoopThread | None = None
@@ -181,11 +180,6 @@ class ActorSystem:
     def _on_dead(self, actor: AgentActor) -> None:
         log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
 
-    def _last_stats(self, name: str, binding: Binding | None) -> dict[str, Any]:
-        if binding is not None:
-            return binding.actor.snapshot()
-        return dict(self._final.get(name, {}))
-
     # -- shutdown -------------------------------------------------------------------------
     def _begin_shutdown(self, timeout: float) -> list[tuple[str, Binding, concurrent.futures.Future[Any]]]:
         timeout = check_seconds("timeout", timeout)
@@ -204,7 +198,6 @@ class ActorSystem:
         final = {}
         for name, binding, future in stopping:
             final[name] = future.result() if future.done() else binding.actor.snapshot()
-        self._final.update(final)
         return final
 
     @staticmethod

@@ -155,3 +155,26 @@ def test_stats_of_a_scheduler_whose_loop_closed_answer_at_once() -> None:
     assert stats["name"]
     assert asyncio.run(asyncio.wait_for(scheduler.run_now(), 3)) is False
     asyncio.run(scheduler.stop())
+
+
+@pytest.mark.timeout(30)
+def test_stats_read_while_the_system_shuts_down_are_always_whole() -> None:
+    for _ in range(50):
+        system = ActorSystem()
+        refs = [system.spawn(lambda task: task, task="t", name=f"a{i}") for i in range(5)]
+        for ref in refs:
+            ref.tell(Start("3600", run_immediately=True))
+        seen: list[dict[str, Any]] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                seen.extend(ref.stats() for ref in refs)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        system.shutdown()
+        stop.set()
+        thread.join(5)
+        assert seen and all(s.get("name") in {r.name for r in refs} for s in seen)
+        assert all(ref.stats()["is_running"] is False for ref in refs)
