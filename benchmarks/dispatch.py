@@ -10,14 +10,22 @@ tick k = call start - (start + k * interval), on the clock each scheduler schedu
 - ``ours_async``: ``AsyncAgentScheduler`` with an ``async def`` agent under ``asyncio.run``.
 - ``ours_sync``: ``AgentScheduler`` with a plain function (runs on a pool thread), from sync code.
   For both, start = ``scheduler._actor.stats.started_mono`` (private: the anchor the actor counts
-  ticks from) and tick k = the grid slot the call started in (exact while lateness < interval;
-  a later call shows up as a skipped tick, which is reported).
+  ticks from); the i-th call belongs to tick i plus the ticks the scheduler reported skipped
+  before it (:func:`grid_pairs`: never folded modulo the interval).
+- ``naive_sync``: a contender that must fail the drift goal, the loop many agent frameworks ship:
+  a thread that calls the agent, then ``time.sleep(interval)``. Each period is the interval plus
+  the run and the sleep's overshoot, so its calls fall further behind the grid every tick.
+  Idle only (:data:`IDLE_ONLY`): it exists to show that the drift verdict can fail.
 - ``aps_asyncio`` (``AsyncIOScheduler``, an ``async def`` job or a sync job, which APScheduler
   runs in the loop's default executor) and ``aps_background`` (``BackgroundScheduler``, sync job
   in its thread pool): ``IntervalTrigger`` with an explicit ``start_date``; each run is paired
   with the ``scheduled_run_time`` APScheduler reports in its job-executed event (wall clock).
 
-Drift (offset of tick ``ticks`` from start + ticks * interval) comes from the same series.
+Drift comes from the same series, unfolded: the offset of tick ``ticks`` from
+start + ticks * interval, and the trend = median lateness of the last m ticks minus that of the
+first m (m = a quarter of the ticks, at most 100), which a scheduler that falls behind its grid
+cannot hide. Every result records ``switch_interval_ms`` (``sys.getswitchinterval()`` in the
+measuring process), the GIL slice a thread next to the busy one waits for.
 Run one series: ``python -m benchmarks.dispatch ours_async --ticks 200 [--busy]``.
 """
 
@@ -30,6 +38,7 @@ import json
 import math
 import queue
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +46,7 @@ from typing import Any
 
 from benchmarks.common import Result, cpu_busy, summarize
 
-# Tolerance for a call that starts a hair before its slot (clock conversions): assigned to it.
+# Tolerance for a call that starts a hair before its slot (clock conversions): it is in that slot.
 _EARLY_S = 0.0005
 
 
@@ -45,19 +54,35 @@ def lateness_result(pairs: list[tuple[int, float]], ticks: int, interval: float,
     """Summarise (tick index, lateness s) pairs: lateness, drift at tick ``ticks``, trend."""
     pairs = sorted(p for p in pairs if 1 <= p[0] <= ticks)
     late = [lat for _, lat in pairs]
-    out = summarize(late, ticks=ticks, interval_ms=interval * 1000, skipped=skipped, **extra)
+    out = summarize(late, ticks=ticks, interval_ms=interval * 1000, skipped=skipped,
+                    switch_interval_ms=sys.getswitchinterval() * 1000, **extra)
     if pairs:
         k, offset = pairs[-1]
         m = max(1, min(100, len(late) // 4))
-        out.update(drift_tick=k, drift_ms=offset * 1000,
+        out.update(drift_tick=k, drift_ms=offset * 1000, trend_window=m,
                    trend_ms=(statistics.median(late[-m:]) - statistics.median(late[:m])) * 1000)
     return out
 
 
-def pairs_from_grid(starts: list[float], anchor: float, interval: float) -> list[tuple[int, float]]:
-    """Assign each call start to the grid slot it started in: k = floor((t - anchor) / interval)."""
-    return [(k, t - (anchor + k * interval))
-            for t in starts for k in [math.floor((t - anchor + _EARLY_S) / interval)]]
+def grid_pairs(starts: list[float], anchor: float, interval: float, skipped: int = 0) -> list[tuple[int, float]]:
+    """(tick, lateness s) of each call start on the ideal grid anchor + tick * interval, unfolded.
+
+    The i-th call belongs to tick i plus the ticks skipped before it. A scheduler reports only
+    how many ticks it skipped (``skipped``), so each reported skip goes to the first call that
+    started past its tick's slot. A call that is late without a reported skip stays on its tick:
+    a scheduler that falls behind its grid shows lateness that grows, never a value folded
+    modulo the interval.
+    """
+    pairs: list[tuple[int, float]] = []
+    tick, left = 0, skipped
+    for t in sorted(starts):
+        tick += 1
+        if left:
+            slot = math.floor((t - anchor + _EARLY_S) / interval)
+            jump = min(max(0, slot - tick), left)
+            tick, left = tick + jump, left - jump
+        pairs.append((tick, t - (anchor + tick * interval)))
+    return pairs
 
 
 # -- floors ------------------------------------------------------------------------------
@@ -141,7 +166,8 @@ async def ours_async(ticks: int, interval: float, busy: bool = False) -> Result:
             pass
         stats = await scheduler.get_stats()
         await scheduler.stop()
-    return lateness_result(pairs_from_grid(starts, anchor, interval), ticks, interval, stats["skipped_ticks"])
+    return lateness_result(grid_pairs(starts, anchor, interval, stats["skipped_ticks"]), ticks, interval,
+                          stats["skipped_ticks"])
 
 
 def ours_sync(ticks: int, interval: float, busy: bool = False) -> Result:
@@ -163,7 +189,29 @@ def ours_sync(ticks: int, interval: float, busy: bool = False) -> Result:
         enough.wait(max(0.0, anchor + ticks * interval + 1.0 - time.monotonic()))
         stats = scheduler.get_stats()
         scheduler.stop()
-    return lateness_result(pairs_from_grid(starts, anchor, interval), ticks, interval, stats["skipped_ticks"])
+    return lateness_result(grid_pairs(starts, anchor, interval, stats["skipped_ticks"]), ticks, interval,
+                          stats["skipped_ticks"])
+
+
+# -- the drifting contender -------------------------------------------------------------
+def naive_sync(ticks: int, interval: float, busy: bool = False) -> Result:
+    """A thread that calls the agent, then sleeps the interval: drifts by design (see above)."""
+    starts: list[float] = []
+
+    def agent(task: str) -> None:
+        starts.append(time.monotonic())
+
+    def loop() -> None:
+        for _ in range(ticks):
+            time.sleep(interval)  # after each run, as such loops do: the period is interval + run
+            agent("bench")
+
+    with cpu_busy(busy):
+        anchor = time.monotonic()
+        thread = threading.Thread(target=loop, name="bench-naive")
+        thread.start()
+        thread.join()
+    return lateness_result(grid_pairs(starts, anchor, interval), ticks, interval, 0, peer="sleep after each run")
 
 
 # -- APScheduler 3 -----------------------------------------------------------------------
@@ -258,7 +306,10 @@ SERIES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "aps_asyncio_async": (aps_asyncio, {"job": "async"}),
     "aps_asyncio_sync": (aps_asyncio, {"job": "sync"}),
     "aps_background": (aps_background, {}),
+    "naive_sync": (naive_sync, {}),
 }
+# Series run only in the idle condition: the contender exists for the drift goal, graded idle.
+IDLE_ONLY = frozenset({"naive_sync"})
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """Run the benchmark suite: ``python -m benchmarks [--quick]`` (or ``python benchmarks/run.py``).
 
-Prints the tables and goal verdicts and writes docs/benchmarks.md. Every measurement runs in a
-fresh interpreter (:func:`benchmarks.common.run_child`), one after another, never in parallel.
+Prints the tables and goal verdicts and writes a markdown report: the full run writes
+docs/benchmarks.md, ``--quick`` a scratch file in the system temp dir (:func:`default_out`), so a
+first look never rewrites the tracked page. Every measurement runs in a fresh interpreter
+(:func:`benchmarks.common.run_child`), one after another, never in parallel.
 ``--quick`` (< 1 min on 2 cores): 100 ticks per dispatch series (50 next to the busy thread, so
 drift is read at tick 100, not 1,000), 500 messages, 10,000 agents only for 4 ticks, no profile.
 Full (~9 min): 1,000 ticks per series, 2,000 messages, 100 / 1,000 / 10,000 agents for 10 ticks
-(and, as evidence, 10,000 with gc.freeze()), and the py-spy profile.
+(and, as evidence, 10,000 with gc.freeze()), and the py-spy profile. Both run the drifting
+contender (``naive_sync``, idle only), which must FAIL the drift goal.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 
 from benchmarks import report  # noqa: E402
 from benchmarks.common import ROOT, Result, machine, run_child  # noqa: E402
-from benchmarks.dispatch import SERIES  # noqa: E402
+from benchmarks.dispatch import IDLE_ONLY, SERIES  # noqa: E402
 
 INTERVAL = 0.02
 PLANS: dict[str, dict[str, Any]] = {
@@ -53,6 +57,8 @@ def run_suite(mode: str, profile: bool) -> Result:
     for condition, ticks in (("idle", plan["ticks_idle"]), ("busy", plan["ticks_busy"])):
         series = results["dispatch"][condition] = {}
         for name, (func, extra) in SERIES.items():
+            if condition == "busy" and name in IDLE_ONLY:
+                continue
             step(f"dispatch ({condition}): {name}, {ticks} ticks")
             series[name] = run_child(f"dispatch:{func.__name__}", timeout=ticks * INTERVAL * 2 + 30, ticks=ticks,
                                      interval=INTERVAL, busy=condition == "busy", **extra)
@@ -66,13 +72,16 @@ def run_suite(mode: str, profile: bool) -> Result:
     results["scale"] = {"points": [], "floors": []}
     for agents in plan["scale_agents"]:
         step(f"scale: raw-asyncio floor, {agents} timers")
-        results["scale"]["floors"].append(run_child("scale:floor_burst", timeout=120, agents=agents,
-                                                    ticks=plan["scale_ticks"]))
+        results["scale"]["floors"].append({"agents": agents, **run_child("scale:floor_burst", timeout=120,
+                                                                        agents=agents, ticks=plan["scale_ticks"])})
         for shape in ("burst", "spread"):
             for freeze in (False, True) if agents >= 10000 and plan["gc_freeze_evidence"] else (False,):
                 step(f"scale: {agents} agents, {shape}{', gc.freeze()' if freeze else ''}")
-                results["scale"]["points"].append(run_child("scale:run", timeout=180, agents=agents,
-                                                            ticks=plan["scale_ticks"], shape=shape, gc_freeze=freeze))
+                # The parameters first, so that an errored point still says which one it was.
+                results["scale"]["points"].append({"agents": agents, "shape": shape, "gc_freeze": freeze,
+                                                   **run_child("scale:run", timeout=180, agents=agents,
+                                                               ticks=plan["scale_ticks"], shape=shape,
+                                                               gc_freeze=freeze)})
     if profile:
         step("profile: 2,000 agents under py-spy")
         results["profile"] = run_child("profile:run", timeout=120, agents=2000, seconds=6.0)
@@ -81,13 +90,28 @@ def run_suite(mode: str, profile: bool) -> Result:
     return results
 
 
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def default_out(mode: str) -> Path:
+    """Where a run writes its report: docs/benchmarks.md for a full run, a scratch file otherwise."""
+    return DOC if mode == "full" else Path(tempfile.gettempdir()) / "actorsched-benchmarks-quick.md"
+
+
+def check_out(mode: str, out: Path) -> None:
+    """Refuse to let anything but a full run write the tracked docs/benchmarks.md."""
+    if mode != "full" and out.resolve() == DOC.resolve():
+        raise SystemExit(f"a {mode} run does not write {DOC.relative_to(ROOT)}: only the full run does")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a first look in under a minute")
+    parser.add_argument("--quick", action="store_true", help="a first look in under a minute (writes a scratch file)")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                         help="take the py-spy profile (default: in full mode only)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown report to write")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--out", type=Path, help="markdown report to write (default: docs/benchmarks.md for a full "
+                        f"run, {default_out('quick')} for --quick)")
+    parser.add_argument("--no-write", action="store_true", help="print only; write no markdown report")
     parser.add_argument("--json", type=Path, help="also save the raw results here")
     parser.add_argument("--render", type=Path, help="render saved raw results instead of measuring")
     args = parser.parse_args(argv)
@@ -95,14 +119,18 @@ def main(argv: list[str] | None = None) -> None:
         results = json.loads(args.render.read_text())
     else:
         mode = "quick" if args.quick else "full"
+        if args.out is not None:
+            check_out(mode, args.out)  # before minutes of measuring, not after
         results = run_suite(mode, PLANS[mode]["profile"] if args.profile is None else args.profile)
+    out = args.out or default_out(results["mode"])
+    check_out(results["mode"], out)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(report.render_text(results))
     if not args.no_write:
         command = "python -m benchmarks" + (" --quick" if results["mode"] == "quick" else "")
-        args.out.write_text(report.render_markdown(results, command))
-        print(f"\nwrote {args.out}", file=sys.stderr)
+        out.write_text(report.render_markdown(results, command))
+        print(f"\nwrote the {results['mode']} report to {out}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ burst); let them run ``ticks`` ticks; ``system.shutdown()``.
 
 - lateness = agent call start - (anchor + k * interval), anchor = the actor's
   ``stats.started_mono`` (private, read through ``ref._binding.actor`` before the shutdown) and k
-  = the grid slot the call started in. Reported over ticks 2..ticks (steady state) and over all
+  = the call's tick, unfolded (:func:`benchmarks.dispatch.grid_pairs`: the i-th call plus the
+  ticks that agent reported skipped before it). Reported over ticks 2..ticks (steady state) and over all
   ticks (tick 1 includes the start-up of every agent at once). ``missing`` = expected
   (agent, tick) runs with no call (skipped, or later than the measurement window).
 - skipped ticks: the sum of the agents' ``skipped_ticks`` in the final stats.
@@ -40,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/scale.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import GcWatch, Result, rss_bytes, summarize  # noqa: E402
-from benchmarks.dispatch import pairs_from_grid  # noqa: E402
+from benchmarks.dispatch import grid_pairs  # noqa: E402
 
 INTERVAL = 1.0
 
@@ -56,13 +57,14 @@ def _make_agent(record: list[float], sync: bool) -> Callable[[str], Any]:
     return aagent
 
 
-def lateness_stats(per_agent: list[tuple[float, list[float]]], ticks: int) -> Result:
-    """Lateness over ticks 2..ticks and over all ticks, per-tick p99, and missing runs."""
+def lateness_stats(per_agent: list[tuple[float, list[float], int]], ticks: int) -> Result:
+    """Lateness over ticks 2..ticks and over all ticks, per-tick p99, and missing runs, from
+    (anchor, call starts, skipped ticks) per agent."""
     steady: list[float] = []
     every: list[float] = []
     by_tick: dict[int, list[float]] = {k: [] for k in range(1, ticks + 1)}
-    for anchor, starts in per_agent:
-        for k, lateness in pairs_from_grid(starts, anchor, INTERVAL):
+    for anchor, starts, skipped in per_agent:
+        for k, lateness in grid_pairs(starts, anchor, INTERVAL, skipped):
             if 1 <= k <= ticks:
                 every.append(lateness)
                 by_tick[k].append(lateness)
@@ -119,7 +121,8 @@ def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = Fa
     final = system.shutdown()
     shutdown_s = time.perf_counter() - t0
     time.sleep(0.2)
-    late = lateness_stats(list(zip(anchors, starts)), ticks)
+    skips = [final[f"a{i}"]["skipped_ticks"] if f"a{i}" in final else 0 for i in range(agents)]
+    late = lateness_stats(list(zip(anchors, starts, skips)), ticks)
     runs = sum(1 for s in starts for t in s if window0 <= t <= end)  # the runs the CPU time paid for
     return {
         "agents": agents, "ticks": ticks, "shape": shape, "gc_freeze": gc_freeze, **late,
@@ -135,7 +138,7 @@ def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = Fa
 async def floor_burst(agents: int, ticks: int = 10) -> Result:
     """Raw asyncio: N timers due at the same instant, each creating a trivial task, re-armed."""
     loop = asyncio.get_running_loop()
-    per_agent: list[tuple[float, list[float]]] = []
+    per_agent: list[tuple[float, list[float], int]] = []
     anchor = loop.time() + 0.2
 
     async def trivial(record: list[float]) -> None:
@@ -147,7 +150,7 @@ async def floor_burst(agents: int, ticks: int = 10) -> Result:
 
     for _ in range(agents):
         record: list[float] = []
-        per_agent.append((anchor, record))
+        per_agent.append((anchor, record, 0))  # raw timers never skip
         loop.call_at(anchor + INTERVAL, fire, record, anchor + INTERVAL)
     with GcWatch() as watch:
         await asyncio.sleep(anchor + ticks * INTERVAL + 0.5 - loop.time())

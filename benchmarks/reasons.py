@@ -1,0 +1,117 @@
+"""Why a failing goal fails and what would close it, built from the measured numbers.
+
+Generated from the numbers, so they stay true when the numbers move; refine the wording here.
+Each function returns (why, fix), two sentences for the report.
+"""
+
+from __future__ import annotations
+
+from benchmarks.verdict import (FLOOR_OF, FLOOR_RATIO, LABELS, OURS_PATH, PEERS_OF, SCALE_P99_MS, WAKEUPS, Result, ms,
+                                short_label)
+
+
+def dispatch_reason(key: str, condition: str, by_key: Result, beaten_by: Result) -> tuple[str, str]:
+    """Dispatch p99 over its floor, below a peer, or with skipped ticks: the path and the fix."""
+    s, floor = by_key[key], by_key[FLOOR_OF[key]]
+    why: list[str] = []
+    fix: list[str] = []
+    hops = OURS_PATH[key]
+    worker_fix = ("take the dispatcher worker off the tick path: start the attempt from the loop's tick callback "
+                  "(an async agent's task directly, a sync agent's pool hand-off from the loop) and post the "
+                  "bookkeeping to the actor afterwards, so a tick pays only the floor's crossings")
+    if s["p99_ms"] > FLOOR_RATIO * floor["p99_ms"]:
+        why.append(f"p99 {ms(s['p99_ms'])} is {s['p99_ms'] / floor['p99_ms']:.2f}× the floor's {ms(floor['p99_ms'])} "
+                   f"(median +{ms(s['median_ms'] - floor['median_ms'])})"
+                   + ("" if condition == "busy" else f": after the timer fires the tick crosses {hops}, and each "
+                      "thread crossing is a wake-up that must win the GIL"))
+        fix.append(worker_fix)
+    if condition == "busy":
+        others = ", ".join(f"{short_label(p)} {WAKEUPS[p]}" for p in PEERS_OF[key])
+        switch = s.get("switch_interval_ms")  # measured by sys.getswitchinterval() in the series' process
+        slices = (f": p99 {s['p99_ms'] / switch:.1f} intervals against the floor's {floor['p99_ms'] / switch:.1f}"
+                  if switch else " (switch interval not recorded)")
+        why.append(f"next to a busy thread every thread that wakes on the way waits up to one "
+                   f"{ms(switch) if switch else '?'} switch interval for the GIL; our path wakes {WAKEUPS[key]} "
+                   f"({hops}), the floor {WAKEUPS[FLOOR_OF[key]]}, {others}{slices}")
+        fix.append(worker_fix)
+    for p, v in beaten_by.items():
+        line = f"{LABELS[p].split(',')[0]} p99 {ms(v['p99_ms'])} (median {ms(v['median_ms'])}) is lower"
+        gap = (s["p99_ms"] - v["p99_ms"]) / v["p99_ms"]
+        fa = by_key.get("floor_async") or {}
+        if p == "aps_background" and condition == "idle" and fa.get("median_ms") and v["median_ms"] < fa["median_ms"]:
+            line += (": it sleeps in threading.Event.wait(timeout), a futex with µs resolution, while every "
+                     "loop.call_at sleeps in epoll_wait, whose timeout asyncio rounds up to whole ms (raw call_at "
+                     f"median {ms(fa['median_ms'])}), so even the async floor loses to it")
+            fix.append("wake ticks from a timer thread (Condition.wait with a deadline) instead of epoll, or arm "
+                       "call_at ~1 ms early and finish the wait precisely; either beats the epoll rounding")
+        elif gap < 0.1:
+            line += f" by {gap * 100:.1f} %, within the noise of a p99 over {s['n']} ticks"
+        why.append(line)
+    if s.get("skipped"):
+        why.append(f"{s['skipped']} tick(s) skipped: a call started more than one interval late")
+    return ("; ".join(why) + ".",
+            ("; ".join(dict.fromkeys(fix)) or "lower the per-tick path cost (see the profile)") + ".")
+
+
+
+def message_reason(key: str, s: Result, raw: Result, m: Result) -> tuple[str, str]:
+    """A tell or ask over 1.3x raw pykka: where the extra time goes and the fix."""
+    extra = s["median_ms"] - raw["median_ms"]
+    if key == "ask_ours":
+        parts = [f"the median round trip is {ms(extra)} longer than raw pykka's {ms(raw['median_ms'])}"]
+        if "snapshot_us" in m:
+            parts.append(f"building the stats snapshot costs {m['snapshot_us']:.1f} µs of it")
+        parts.append("the reply crosses back through a concurrent.futures.Future (Condition notify + wake-up), "
+                     "and the request through the mailbox deque plus a pykka doorbell envelope, i.e. two queues "
+                     "where raw pykka has one")
+        return ("; ".join(parts) + ".",
+                "answer GetStats without the worker hop (the stats record is read-mostly: a lock-free snapshot "
+                "read from the caller's thread, or a cached dict refreshed by the actor), or drop the "
+                "doorbell/envelope layer for asks so the request costs one queue put like raw pykka.")
+    send = ""
+    so, sr = m.get("send_ours") or {}, m.get("send_raw") or {}
+    if so.get("median_ms") is not None and sr.get("median_ms") is not None:
+        send = f" tell() itself takes {ms(so['median_ms'])} on the sender against raw pykka's {ms(sr['median_ms'])}."
+    return (f"tell -> handled is {ms(extra)} slower at the median than raw pykka's {ms(raw['median_ms'])}: the "
+            "sender pays pykka's own tell (an envelope and a queue.Queue put: the worker's doorbell) plus the "
+            "translation to an internal message, the mailbox append and the ready-queue bookkeeping, and the worker "
+            "pays pykka's dispatch plus the drain loop." + send,
+            "make the doorbell cheaper than a pykka tell (the worker waits on a SimpleQueue or Condition it owns, "
+            "no envelope), and post prebuilt internal messages for RunNow/GetStats; then a tell is one deque append "
+            "and, when the worker sleeps, one wake-up.")
+
+
+
+def scale_reason(p: Result, floor: Result | None, frozen: Result | None, handoff: float | None) -> tuple[str, str]:
+    """A scale point over its p99, skipping or missing runs: floor, CPU, gc, and the fix."""
+    n = p["agents"]
+    why = []
+    if p["shape"] == "burst" and floor:
+        why.append(f"the raw-asyncio floor alone has p99 {ms(floor['steady']['p99_ms'])} for {n:,} timers due at the "
+                   f"same instant: no library on one loop meets {SCALE_P99_MS:.0f} ms for a burst of this size")
+    if "cpu_us_per_run" in p:
+        why.append(f"each run costs {p['cpu_us_per_run']:.0f} µs of CPU ({n * p['cpu_us_per_run'] / 1e6:.2f} s per "
+                   "second for all agents), and with one GIL its Python part runs serially, so the last ticks of a "
+                   f"{'burst' if p['shape'] == 'burst' else 'busy stretch'} queue behind the others")
+    if p.get("gc_total_ms"):
+        why.append(f"the garbage collector ran {p['gc_collections']} times ({p['gc_gen2']} full) for "
+                   f"{ms(p['gc_total_ms'])}, the longest pause {ms(p['gc_max_ms'])}, stopping every thread")
+    if frozen:
+        why.append(f"with gc.freeze() after start the same run has p99 {ms(frozen['steady']['p99_ms'])} "
+                   f"(gc {ms(frozen.get('gc_total_ms'))}, longest {ms(frozen.get('gc_max_ms'))})")
+    if p["skipped"]:
+        why.append(f"{p['skipped']} tick(s) skipped (a run still in flight when its next tick came)")
+    if p["missing"]:
+        why.append(f"{p['missing']} expected run(s) never started within the measurement window")
+    share = (f" ({handoff:.0f} % of the GIL time in the profile is thread hand-offs, the largest kind)"
+             if handoff is not None else " (see the profile)")
+    fix = [f"cut the CPU per run{share}: keep an async agent's whole tick on its loop (no worker and janus "
+           "crossing) and batch a sync agent's dispatch per loop iteration"]
+    if p.get("gc_max_ms", 0) > SCALE_P99_MS:
+        fix.append("allocate less per tick (each run creates messages, an execution record, closures, a task or "
+                   "pool item) so fewer objects survive into older generations, and document gc.freeze() after "
+                   "start-up for large systems")
+    if p["shape"] == "burst":
+        fix.append("for the burst shape the floor says the ticks themselves must be spread (a per-agent phase "
+                   "offset on start), as the 'spread' rows show")
+    return "; ".join(why) + ".", "; ".join(fix) + "."

@@ -1,0 +1,279 @@
+"""The benchmark verdicts can fail: synthetic results fed to the goal functions (no timing).
+
+Good numbers PASS; a bad number, a missing measurement or an errored one FAILs; the drifting
+contender FAILs the drift goal; ratio goals judge the same on a host 3x slower; every table of
+the report names its host; a quick run never writes the tracked docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repo root, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import goals, report, run  # noqa: E402
+from benchmarks.dispatch import grid_pairs, lateness_result  # noqa: E402
+from benchmarks.verdict import Goal  # noqa: E402
+
+Result = dict[str, Any]
+INTERVAL = 0.02
+
+
+def summ(median: float, p99: float, n: int = 100, **extra: Any) -> Result:
+    return {"n": n, "median_ms": median, "p99_ms": p99, "max_ms": p99, "mean_ms": median, **extra}
+
+
+def series(p99: float, trend: float = 0.0, skipped: int = 0) -> Result:
+    return summ(p99 / 2, p99, ticks=100, interval_ms=20.0, skipped=skipped, switch_interval_ms=5.0,
+                drift_tick=100, drift_ms=p99 / 2 + trend, trend_window=25, trend_ms=trend)
+
+
+def point(shape: str, **extra: Any) -> Result:
+    return {"agents": 10000, "shape": shape, "gc_freeze": False, "ticks": 4, "steady": summ(1.0, 1.8),
+            "all": summ(1.0, 1.9), "skipped": 0, "missing": 0, "rss_total_mb": 80.0, "rss_per_agent_kb": 5.0,
+            "spawn_s": 0.3, "start_s": 0.1, "shutdown_s": 0.6, "threads_max": 20, "cpu_us_per_run": 100.0,
+            "gc_collections": 3, "gc_gen2": 0, "gc_total_ms": 5.0, "gc_max_ms": 2.0, "runs": 40000, **extra}
+
+
+def good() -> Result:
+    """Results in which every goal of ours passes, and the contender drifts as it does."""
+    idle = {"floor_async": series(1.5), "floor_sync": series(1.7), "ours_async": series(2.0),
+            "ours_sync": series(2.0), "aps_asyncio_async": series(2.5), "aps_asyncio_sync": series(2.5),
+            "aps_background": series(2.4), "naive_sync": series(12.0, trend=9.2)}
+    busy = {k: series(v["p99_ms"] * 5) for k, v in idle.items() if k != "naive_sync"}
+    return {
+        "mode": "quick",
+        "machine": {"cores": 2, "cpu": "Test CPU 9000", "python": "3.11.7", "implementation": "CPython",
+                    "platform": "Linux", "switch_interval_ms": 5.0, "packages": {}, "commit": "abc", "date": "today"},
+        "dispatch": {"idle": idle, "busy": busy},
+        "messages": {"tell_ours": summ(0.012, 0.060), "tell_raw": summ(0.011, 0.063),
+                     "ask_ours": summ(0.026, 0.190), "ask_raw": summ(0.025, 0.187),
+                     "send_ours": summ(0.005, 0.01), "send_raw": summ(0.004, 0.01), "tell_ours_call": summ(0.05, 0.2),
+                     "snapshot_us": 5.0},
+        "stop": {"backoff": {**{k: summ(0.3, 0.9) for k in ("floor_async", "floor_sync", "ours_async",
+                                                            "ours_async_alone", "ours_sync", "ours_sync_alone",
+                                                            "aps_asyncio", "aps_background")},
+                             "cancelled_ok": True},
+                 "shutdown": {"ours": summ(40.0, 43.0, n=1, agents=1000, stopped_ok=True, gc_ms_median=1.0),
+                              "floor": summ(5.0, 5.0, n=1, agents=1000),
+                              "aps_background": summ(9.0, 9.0, n=1, agents=1000)}},
+        "scale": {"points": [point("burst"), point("spread")],
+                  "floors": [{"agents": 10000, "ticks": 4, "steady": summ(1.0, 1.5), "all": summ(1.0, 1.5),
+                              "missing": 0}]},
+    }
+
+
+def by_key(results: Result) -> dict[str, Goal]:
+    return {g.key: g for g in goals.evaluate(results)}
+
+
+OURS = [g.key for g in goals.evaluate(good()) if not g.contender]
+
+
+def test_good_numbers_pass_every_goal_and_the_contender_fails_drift() -> None:
+    verdicts = by_key(good())
+    assert [k for k in OURS if not verdicts[k].ok] == []
+    drifter = verdicts["drift.naive_sync"]
+    assert drifter.contender and not drifter.ok
+    assert "behind the grid" in drifter.why and drifter.check == "the verdict can fail"
+
+
+def test_no_results_at_all_fail_every_goal_as_not_measured() -> None:
+    for goal in goals.evaluate({}):
+        assert not goal.ok, goal.key
+        assert goal.why.startswith("not measured: "), goal.why
+
+
+# Which goals each top-level section feeds: removing the section must FAIL exactly those.
+SECTIONS = {"dispatch": ("dispatch.", "drift."), "messages": ("messages.",), "stop": ("stop.",), "scale": ("scale.",)}
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_a_missing_section_fails_its_goals_and_only_those(section: str) -> None:
+    results = good()
+    del results[section]
+    verdicts = by_key(results)
+    for key in OURS:
+        fed = key.startswith(SECTIONS[section])
+        assert verdicts[key].ok is not fed, key
+        if fed:
+            assert verdicts[key].why.startswith("not measured: "), verdicts[key].why
+
+
+def _set(path: str, value: Any) -> Callable[[Result], None]:
+    """A mutation of the good results: set the value at a dotted path ("a.b.c"; "-" deletes)."""
+    def mutate(results: Result) -> None:
+        *parents, last = path.split(".")
+        node: Any = results
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        index: Any = int(last) if isinstance(node, list) else last
+        if value == "-":
+            del node[index]
+        else:
+            node[index] = value
+    return mutate
+
+
+# (what goes wrong, the mutation, the goal that must FAIL, whether its reason is "not measured")
+BAD = [
+    ("async p99 over 1.5x its floor", _set("dispatch.idle.ours_async.p99_ms", 2.3), "dispatch.idle.ours_async", False),
+    ("a peer beats ours", _set("dispatch.idle.aps_background.p99_ms", 1.9), "dispatch.idle.ours_sync", False),
+    ("a skipped tick", _set("dispatch.busy.ours_sync.skipped", 1), "dispatch.busy.ours_sync", False),
+    ("the floor errored", _set("dispatch.busy.floor_async", {"error": "boom"}), "dispatch.busy.ours_async", True),
+    ("a peer missing", _set("dispatch.idle.aps_asyncio_sync", "-"), "dispatch.idle.ours_sync", True),
+    ("ours with no samples", _set("dispatch.idle.ours_async", summ(None, None, n=0)), "dispatch.idle.ours_async",  # type: ignore[arg-type]
+     True),
+    ("skipped not recorded", _set("dispatch.idle.ours_async.skipped", "-"), "dispatch.idle.ours_async", True),
+    ("async drift accumulates", _set("dispatch.idle.ours_async.trend_ms", 1.6), "drift.ours_async", False),
+    ("sync drift runs early", _set("dispatch.idle.ours_sync.trend_ms", -1.8), "drift.ours_sync", False),
+    ("trend not recorded", _set("dispatch.idle.ours_sync.trend_ms", "-"), "drift.ours_sync", True),
+    ("trend NaN", _set("dispatch.idle.ours_sync.trend_ms", float("nan")), "drift.ours_sync", True),
+    ("tell 2x raw at the median", _set("messages.tell_ours.median_ms", 0.022), "messages.tell", False),
+    ("ask 2x raw at p99", _set("messages.ask_ours.p99_ms", 0.4), "messages.ask", False),
+    ("raw pykka missing", _set("messages.ask_raw", "-"), "messages.ask", True),
+    ("the message child crashed", _set("messages", {"error": "exited 1"}), "messages.tell", True),
+    ("stop over 50 ms", _set("stop.backoff.ours_sync_alone.p99_ms", 60.0), "stop.backoff.ours_sync_alone", False),
+    ("backoff wait not cancelled", _set("stop.backoff.cancelled_ok", False), "stop.backoff.ours_async", False),
+    ("cancellation not recorded", _set("stop.backoff.cancelled_ok", "-"), "stop.backoff.ours_async", True),
+    ("shutdown over 50 ms", _set("stop.shutdown.ours.p99_ms", 60.0), "stop.shutdown", False),
+    ("an agent still running", _set("stop.shutdown.ours.stopped_ok", False), "stop.shutdown", False),
+    ("stopped_ok not recorded", _set("stop.shutdown.ours.stopped_ok", "-"), "stop.shutdown", True),
+    ("scale p99 over 20 ms", _set("scale.points.0.steady.p99_ms", 25.0), "scale.burst.latency", False),
+    ("scale skipped a tick", _set("scale.points.1.skipped", 1), "scale.spread.latency", False),
+    ("scale missed a run", _set("scale.points.1.missing", 3), "scale.spread.latency", False),
+    ("scale RSS over 300 MB", _set("scale.points.0.rss_total_mb", 400.0), "scale.burst.resources", False),
+    ("burst spawn + start over 5 s", _set("scale.points.0.start_s", 4.8), "scale.burst.resources", False),
+    ("shutdown over 2 s", _set("scale.points.1.shutdown_s", 2.5), "scale.spread.resources", False),
+    ("the scale child timed out", _set("scale.points.1", {"agents": 10000, "shape": "spread", "gc_freeze": False,
+                                                           "error": "did not finish"}), "scale.spread.latency", True),
+    ("a scale point not run", _set("scale.points", []), "scale.burst.resources", True),
+]
+
+
+@pytest.mark.parametrize(("mutate", "key", "unmeasured"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_a_bad_or_missing_number_fails_its_goal(mutate: Callable[[Result], None], key: str, unmeasured: bool) -> None:
+    results = good()
+    mutate(results)
+    goal = by_key(results)[key]
+    assert not goal.ok
+    assert goal.why.startswith("not measured: ") is unmeasured, goal.why
+    assert goal.fix
+
+
+def test_an_errored_series_names_its_error() -> None:
+    results = good()
+    results["dispatch"]["idle"]["ours_sync"] = {"error": "dispatch:ours_sync exited 1: RuntimeError: x"}
+    goal = by_key(results)["dispatch.idle.ours_sync"]
+    assert not goal.ok and "RuntimeError: x" in goal.why
+
+
+def test_ratio_verdicts_judge_alike_on_a_host_three_times_slower() -> None:
+    slow = good()
+    for condition in slow["dispatch"].values():
+        for s in condition.values():
+            for field in ("median_ms", "p99_ms", "max_ms", "mean_ms", "drift_ms", "trend_ms"):
+                s[field] *= 3
+    for s in slow["messages"].values():
+        if isinstance(s, dict):
+            s["median_ms"] *= 3
+            s["p99_ms"] *= 3
+    fast, slower = by_key(good()), by_key(slow)
+    for key in fast:
+        if key.startswith(("dispatch.", "drift.", "messages.")):
+            assert fast[key].ok == slower[key].ok, key
+
+
+def test_a_contender_that_passes_is_reported_as_a_broken_verdict() -> None:
+    results = good()
+    results["dispatch"]["idle"]["naive_sync"] = series(2.0, trend=0.0)
+    goal = by_key(results)["drift.naive_sync"]
+    assert goal.ok and goal.check.startswith("BROKEN")
+
+
+def test_an_unmeasured_contender_shows_nothing_about_the_verdict() -> None:
+    results = good()
+    del results["dispatch"]["idle"]["naive_sync"]
+    goal = by_key(results)["drift.naive_sync"]
+    assert not goal.ok and goal.check.startswith("not shown")
+
+
+def test_the_busy_reason_uses_the_measured_switch_interval() -> None:
+    results = good()
+    busy = results["dispatch"]["busy"]
+    busy["ours_async"]["p99_ms"] = busy["floor_async"]["p99_ms"] * 2
+    busy["ours_async"]["switch_interval_ms"] = 2.0
+    assert "2.00 ms switch interval" in by_key(results)["dispatch.busy.ours_async"].why
+    del busy["ours_async"]["switch_interval_ms"]
+    assert "switch interval not recorded" in by_key(results)["dispatch.busy.ours_async"].why
+
+
+# -- the drift measurement itself, on synthetic call starts --------------------------------
+def _fixed_rate(ticks: int, jitter_s: float) -> list[float]:
+    return [k * INTERVAL + jitter_s * ((k * 7) % 5) / 4 for k in range(1, ticks + 1)]
+
+
+def _sleep_after_run(ticks: int, overshoot_s: float) -> list[float]:
+    return [k * (INTERVAL + overshoot_s) for k in range(1, ticks + 1)]
+
+
+def test_a_sleep_after_each_run_loop_fails_drift_and_a_fixed_rate_grid_passes() -> None:
+    def drift(starts: list[float]) -> Goal:
+        results = good()
+        idle = results["dispatch"]["idle"]
+        idle["floor_sync"] = lateness_result(grid_pairs(_fixed_rate(100, 0.0012), 0.0, INTERVAL), 100, INTERVAL, 0)
+        idle["ours_sync"] = lateness_result(grid_pairs(starts, 0.0, INTERVAL), 100, INTERVAL, 0)
+        return by_key(results)["drift.ours_sync"]
+
+    # 100 µs of overshoot per period (time.sleep's usual on Linux): 10 ms behind after 100 ticks.
+    assert not drift(_sleep_after_run(100, 0.0001)).ok
+    assert drift(_fixed_rate(100, 0.0012)).ok
+
+
+def test_lateness_is_never_folded_modulo_the_interval() -> None:
+    # A loop 1.5 intervals behind at its 10th call is 30 ms late, not 10 ms.
+    starts = [k * INTERVAL for k in range(1, 10)] + [10 * INTERVAL + 0.03]
+    tick, lateness = grid_pairs(starts, 0.0, INTERVAL)[-1]
+    assert tick == 10 and lateness == pytest.approx(0.03)
+
+
+def test_a_reported_skip_puts_the_next_call_on_its_own_tick() -> None:
+    starts = [1 * INTERVAL, 2 * INTERVAL, 4 * INTERVAL + 0.001, 5 * INTERVAL]
+    pairs = grid_pairs(starts, 0.0, INTERVAL, skipped=1)
+    assert [k for k, _ in pairs] == [1, 2, 4, 5]
+    assert pairs[2][1] == pytest.approx(0.001)
+
+
+# -- the report --------------------------------------------------------------------------
+def test_every_table_and_the_goals_name_the_host() -> None:
+    results = good()
+    text = report.render_markdown(results, "python -m benchmarks --quick")
+    sections = text.split("\n## ")[1:]
+    assert len(sections) >= 8
+    for section in sections:
+        title, _, body = section.partition("\n\n")
+        assert body.startswith("Host: Test CPU 9000, 2 cores, Python 3.11.7"), title
+    assert "BROKEN" not in text and "the verdict can fail" in text
+
+
+def test_a_report_of_missing_results_renders_every_goal_as_fail() -> None:
+    text = report.render_markdown({"mode": "quick"}, "python -m benchmarks --quick")
+    n = sum(1 for g in goals.evaluate({}) if not g.contender)
+    assert f"**0 of {n} goals pass**" in text
+    assert "n/a" not in report.render_text(copy.deepcopy({"mode": "quick"}))
+
+
+def test_a_quick_run_never_writes_the_tracked_page() -> None:
+    assert run.default_out("full") == run.DOC
+    assert run.default_out("quick").resolve() != run.DOC.resolve()
+    with pytest.raises(SystemExit, match="only the full run"):
+        run.check_out("quick", ROOT / "docs" / "benchmarks.md")
+    run.check_out("full", run.DOC)
