@@ -5,7 +5,9 @@
   callable and run it on that schedule until Ctrl-C or SIGTERM; a live status line on a
   terminal, plain log lines otherwise; on exit a graceful stop and the final stats.
 
-Bad arguments give a one-line error and exit code 2, never a traceback.
+Bad arguments, and a module that fails to import, give a one-line error and exit code 2, never
+a traceback. After Ctrl-C / SIGTERM the exit code is 130 / 143; a second one forces the exit
+(see [`actors._cli_exit`][actors._cli_exit]).
 """
 
 from __future__ import annotations
@@ -15,20 +17,29 @@ import importlib
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
+
+from actors._cli_exit import ExitCode, Interrupts, exit_now, silence
+from actors._cli_status import POLL_S, Screen, State, StatusBoard, clock, short_repr
+from actors.errors import AgentDeadError
+from actors.messages import GetStats, Start, Stop
+from actors.system import ActorSystem
 
 __all__ = ["main"]
 
 log = logging.getLogger("actors.cli")
 
+_FINAL_KEYS = ("total_executions", "successful_executions", "failed_executions", "cancelled_executions",
+               "total_attempts", "retries", "skipped_ticks", "abandoned_runs", "success_rate", "last_error",
+               "runtime_seconds")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
 class UsageError(Exception):
@@ -36,7 +47,10 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from actors import __version__
+
     parser = _Parser(prog="actorsched", description="Run agents on schedules.")
+    parser.add_argument("--version", action="version", version=f"actorsched {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = commands.add_parser("demo", help="a mixed pool of sync and async agents on short schedules")
     demo.add_argument("--seconds", type=float, default=4.0, help="how long to run before stopping (default 4)")
@@ -46,10 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task", required=True, metavar="TEXT", help="the task passed to the agent")
     run.add_argument("--max-retries", type=int, default=3, metavar="N", help="attempts per run (default 3)")
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per attempt")
+    run.add_argument("--stop-timeout", type=float, default=None, metavar="S",
+                     help="seconds a stop waits for the run in flight before abandoning it (default 10)")
     run.add_argument("--json", action="store_true", help="print the final stats as JSON")
     run.add_argument("--no-run-immediately", dest="run_immediately", action="store_false",
                      help="wait for the first tick instead of running at once")
     return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_target(target: str) -> Any:
@@ -63,92 +84,156 @@ def load_target(target: str) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"cannot import {module_name!r}: {exc}") from None
+    except SystemExit as exc:
+        raise UsageError(f"cannot import {module_name!r}: it called sys.exit({exc.code!r})") from None
+    except Exception as exc:  # noqa: BLE001 - the module's own code raised, or is not valid Python
+        raise UsageError(f"cannot import {module_name!r}: {_one_line(exc)}") from None
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise UsageError(f"{module_name!r} has no attribute {attr_path!r}") from None
+        except Exception as exc:  # noqa: BLE001 - a module __getattr__ that raised
+            raise UsageError(f"cannot read {attr_path!r} of {module_name!r}: {_one_line(exc)}") from None
     if isinstance(obj, type):
         try:
             obj = obj()
-        except TypeError as exc:
-            raise UsageError(f"cannot instantiate {target} without arguments: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any error of the user's constructor is theirs to fix
+            raise UsageError(f"cannot instantiate {target} without arguments: {_one_line(exc)}") from None
     return obj
 
 
-class _Status:
-    """Counts runs from the callbacks; renders a one-line status or plain log lines."""
+class _Watch:
+    """The main thread's side of ``run``: poll the stats, draw them, wait for a signal."""
 
-    def __init__(self, out: TextIO, live: bool) -> None:
-        self.out, self.live = out, live
-        self.runs = self.failures = 0
-        self.lock = threading.Lock()
+    def __init__(self, ref: Any, board: StatusBoard, screen: Screen | None) -> None:
+        self.ref, self.board, self.screen = ref, board, screen
+        self.wake = threading.Event()
+        board.wake = self.wake.set
 
-    def success(self, result: Any) -> None:
-        with self.lock:
-            self.runs += 1
-        if not self.live:
-            log.info("run ok: %.200r", result)
+    def poll(self) -> bool:
+        """Take one stats poll and draw it; False once the agent is dead."""
+        try:
+            lines = self.board.observe(self.ref.ask(GetStats(), timeout=5.0), time.time())
+        except AgentDeadError:
+            return False
+        except TimeoutError:  # a wedged mailbox: keep the last poll, try again
+            lines = self.board.drain()
+        if self.screen is not None:
+            self.screen.show(lines, self.board.line(time.time()))
+        return True
 
-    def failure(self, error: BaseException) -> None:
-        with self.lock:
-            self.runs += 1
-            self.failures += 1
-        if not self.live:
-            log.warning("run failed: %r", error)
+    def note(self, text: str, level: int = logging.INFO) -> None:
+        """A line of the CLI's own: above the status line on a terminal, else logged."""
+        if self.screen is not None:
+            self.screen.show([f"{clock()} {text}"], self.board.line(time.time()))
+        else:
+            log.log(level, "%s", text)
 
-    def render(self, next_run_at: float | None) -> None:
-        if not self.live:
+    def wait(self) -> None:
+        """Sleep until the next poll, a callback's news or a signal."""
+        self.wake.wait(POLL_S)
+        self.wake.clear()
+
+    def stop(self) -> None:
+        """Stop the agent gracefully, saying what the stop waits for; a second signal forces."""
+        self.board.stopping = True
+        try:
+            future = self.ref.ask_future(Stop())
+        except AgentDeadError:
             return
-        due = f"next in {max(0.0, next_run_at - time.time()):.1f}s" if next_run_at else "next: -"
-        line = f"runs {self.runs}  failed {self.failures}  {due}"
-        self.out.write(f"\r{line:<60}")
-        self.out.flush()
+        future.add_done_callback(lambda _: self.wake.set())
+        self.poll()  # the state the stop found: for the line below and a forced exit's message
+        if self.board.stats.get("state") == State.RUNNING:
+            self.note(f"stopping: waiting for {self.board.in_flight()}; Ctrl-C again to force")
+        elif self.screen is None:  # on a terminal the status line says it
+            self.note("stopping")
+        while not future.done():
+            self.wait()
+            if not self.poll():
+                return
+
+
+class _AboveStatus(logging.Handler):
+    """On a terminal, the library's errors (a crashed actor, a callback that raised) as lines
+    above the status line; any thread may log, the main thread prints."""
+
+    def __init__(self, board: StatusBoard) -> None:
+        super().__init__(logging.ERROR)
+        self.board = board
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.board.note(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
+def _callbacks(board: StatusBoard, live: bool) -> dict[str, Any]:
+    if live:
+        return {"on_success": board.on_success, "on_failure": board.on_failure}
+
+    def success(result: Any) -> None:
+        log.info("run ok: %s", short_repr(result, 200))
+
+    def failure(error: BaseException) -> None:
+        log.warning("run failed: %r", error)
+
+    return {"on_success": success, "on_failure": failure}
 
 
 def _run(args: argparse.Namespace) -> int:
-    from actors.messages import GetStats, Start
-    from actors.system import ActorSystem
-
     agent = load_target(args.target)
+    live = sys.stdout.isatty()
+    board = StatusBoard(args.target, args.max_retries)
+    config = {key: value for key, value in (("timeout", args.timeout), ("stop_timeout", args.stop_timeout))
+              if value is not None}
+    system = ActorSystem()
     try:
         start = Start(args.every, max_retries=args.max_retries, run_immediately=args.run_immediately)
-        config = {"timeout": args.timeout} if args.timeout is not None else None
-        live = sys.stdout.isatty()
-        status = _Status(sys.stdout, live)
-        system = ActorSystem()
-        ref = system.spawn(agent, args.task, name=args.target, config=config,
-                           on_success=status.success, on_failure=status.failure)
+        ref = system.spawn(agent, args.task, name=args.target, config=config or None, **_callbacks(board, live))
     except (ValueError, TypeError) as exc:
+        system.shutdown()
         raise UsageError(str(exc)) from None
-    if not live:
+    if live:
+        logging.getLogger("actors").addHandler(_AboveStatus(board))
+    else:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    ref.tell(start)
-    log.info("running %s every %r; Ctrl-C or SIGTERM to stop", args.target, args.every)
-    while not stop.wait(0.25):
-        status.render(ref.ask(GetStats(), timeout=5.0).get("next_run_at"))
-    if live:
-        sys.stdout.write("\n")
-    log.info("stopping")
-    final = system.shutdown(timeout=10.0)[args.target]
+    watch = _Watch(ref, board, Screen(sys.stdout) if live else None)
+
+    def force() -> None:
+        exit_now(f"forced exit: abandoned {board.in_flight()}", gate.exit_code, newline=live)
+
+    with Interrupts(on_first=watch.wake.set, on_force=force) as gate:
+        ref.tell(start)
+        log.info("running %s every %r; Ctrl-C or SIGTERM to stop", args.target, args.every)
+        alive = True
+        while gate.signum is None and alive:
+            alive = watch.poll()
+            watch.wait()
+        if alive:
+            watch.stop()
+        else:
+            watch.note(f"agent {args.target} is dead (supervision gave up); last error: "
+                       f"{board.stats.get('last_error')}", logging.ERROR)
+        if watch.screen is not None:
+            watch.screen.close()
+        final = system.shutdown(timeout=10.0).get(args.target) or ref.stats()
     if args.json:
         print(json.dumps(final, indent=2, sort_keys=True))
     else:
-        for key in ("total_executions", "successful_executions", "failed_executions", "cancelled_executions",
-                    "total_attempts", "retries", "skipped_ticks", "success_rate", "last_error",
-                    "runtime_seconds"):
-            print(f"{key:<22} {final[key]}")
-    return 0
+        for key in _FINAL_KEYS:
+            print(f"{key:<22} {final.get(key)}")
+    return gate.exit_code if alive else ExitCode.AGENT_DEAD
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (2 for bad arguments)."""
-    args = _parser().parse_args(argv)
+    """Entry point; returns the process exit code (2 for bad arguments, 130/143 after a signal)."""
+    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # a bare `python -m actors`: what it can do, as a usage error
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
     try:
+        args = parser.parse_args(argv)
         if args.command == "demo":
             from actors.cli_demo import run_demo
 
@@ -160,4 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except UsageError as exc:
         print(f"actorsched: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    except BrokenPipeError:  # stdout was a pipe whose reader left (`| head`): end quietly
+        silence(sys.stdout)
+        return ExitCode.SIGPIPE
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were installed (a slow import)
+        print("actorsched: interrupted", file=sys.stderr)
+        return ExitCode.SIGINT
