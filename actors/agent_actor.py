@@ -26,11 +26,11 @@ import asyncio
 import contextvars
 import inspect
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actors._clock import Unit, tracked
 from actors.agent import AgentCall, Interrupted, _is_async, aconsume, consume
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
@@ -129,6 +129,12 @@ class _Execution:
     # Only for agents that take `cancel_token`: nobody else could observe it, and an Event plus
     # a Lock per attempt was ~5 % of the tick path at 10,000 agents.
     token: CancelToken | None = None
+    unit: Unit | None = None  # the attempt's busy unit on a virtual clock
+
+    def abandon(self) -> None:
+        """The attempt is given up on (its late result will be discarded): no longer busy."""
+        if self.unit is not None:
+            self.unit.release()
 
 
 class AgentActor:
@@ -149,6 +155,7 @@ class AgentActor:
         self.config = config
         self.name = name
         self.policy: RetryPolicy = config.backoff
+        self.clock = config.clock
         self.on_success = on_success
         self.on_failure = on_failure
         self.stats = Stats()
@@ -165,9 +172,11 @@ class AgentActor:
         self._run_token = CancelToken()
         self._execution: _Execution | None = None
         self._pending_callbacks = 0
+        self._callback_units: list[Unit] = []  # virtual clock only: callbacks still busy
         self._stop_replies: list[Reply] = []
         self._stop_timeout = config.stop_timeout
         self._queued_start: StartMsg | None = None
+        self._next_tick_at: float | None = None  # wall time of the next tick (next_run_at outside backoff)
         self._final = False  # a final stop arrived: the runtime goes away, nothing starts again
         # Bound while a runtime serves the agent (see bind()).
         self._post: Callable[[Any], bool] | None = None
@@ -186,6 +195,11 @@ class AgentActor:
         self._post = self._driver = self._loop = self._pool = None
 
     @property
+    def run_token(self) -> CancelToken:
+        """The token a stop cancels: every run of the current start is a child of it."""
+        return self._run_token
+
+    @property
     def is_running(self) -> bool:
         """True while the schedule is active (Start handled, Stop not yet)."""
         return self._running
@@ -200,7 +214,7 @@ class AgentActor:
 
     def snapshot(self) -> dict[str, Any]:
         """The public stats dict, with ``name``, ``kind`` and ``state``."""
-        stats = self.stats.snapshot(time.monotonic(), self._running)
+        stats = self.stats.snapshot(self.clock.monotonic(), self._running)
         stats["name"] = self.name
         stats["kind"] = self.call.kind
         stats["state"] = self._state()
@@ -227,7 +241,11 @@ class AgentActor:
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._driver is not None
-        self._driver.call(fn, *args)
+        if self.clock.virtual:  # a unit of work until it has run on the loop
+            self.clock.enter()
+            self._driver.call(tracked, self.clock, fn, args)
+        else:
+            self._driver.call(fn, *args)
 
     def _send(self, message: Any) -> None:
         post = self._post
@@ -248,6 +266,8 @@ class AgentActor:
             self._on_retry(message)
         elif kind is _CallbackDone:
             self._pending_callbacks -= 1
+            if self._callback_units and not self._pending_callbacks:
+                self._callback_units.clear()
             self._maybe_finish_stop()
         elif kind is StartMsg:
             self._on_start(message)
@@ -278,10 +298,11 @@ class AgentActor:
         self._epoch += 1
         self._schedule, self._max_retries = msg.schedule, msg.max_retries
         self._run_token = CancelToken()
-        anchor = time.monotonic()
+        anchor = self.clock.monotonic()
         self.stats.started(anchor)
-        self.stats.next_run_at = time.time() + (msg.schedule.next_fire(anchor, anchor) - anchor) \
-            if msg.schedule.clock == "monotonic" else msg.schedule.next_fire(time.time())
+        self._next_tick_at = self.clock.now() + (msg.schedule.next_fire(anchor, anchor) - anchor) \
+            if msg.schedule.clock == "monotonic" else msg.schedule.next_fire(self.clock.now())
+        self.stats.next_run_at = self._next_tick_at
         self._on_loop(self._loop.start_ticks, self._epoch, msg.schedule, anchor)
         if msg.run_immediately:
             self._begin_execution(anchor)
@@ -291,7 +312,7 @@ class AgentActor:
     def _on_tick(self, tick: Tick) -> None:
         if tick.epoch != self._epoch or not self._running:
             return  # a tick of a previous start that was already in flight
-        self.stats.next_run_at = tick.next_wall
+        self._next_tick_at = self.stats.next_run_at = tick.next_wall
         if tick.missed:
             self.stats.skipped(tick.missed)
         if self._execution is not None:
@@ -317,7 +338,7 @@ class AgentActor:
     def _begin_execution(self, due: float | None) -> None:
         self._run_seq += 1
         execution = self._execution = _Execution(self._run_seq)
-        self._start_attempt(execution, None if due is None else time.monotonic() - due)
+        self._start_attempt(execution, None if due is None else self.clock.monotonic() - due)
 
     def _start_attempt(self, ex: _Execution, lateness: float | None) -> None:
         assert self._loop is not None and self._pool is not None
@@ -327,11 +348,14 @@ class AgentActor:
         kwargs: dict[str, CancelToken] = {}
         if call.takes_token:
             ex.token = kwargs["cancel_token"] = self._run_token.child()
-        self.stats.attempt_started(attempt == 1, time.time(), lateness)
+        self.stats.attempt_started(attempt == 1, self.clock.now(), lateness)
+        unit = ex.unit = Unit(self.clock) if self.clock.virtual else None
         if call.is_async:
 
             def done(outcome: str, value: Any) -> None:
                 self._send(_AttemptDone(run_id, attempt, outcome, value))
+                if unit is not None:
+                    unit.release()
 
             async def attempt_async() -> Any:
                 inside_agent.set(self)  # the task runs in its own copy of the context
@@ -369,6 +393,8 @@ class AgentActor:
                 self._send(_AttemptDone(run_id, attempt, "ok", value))
             finally:
                 inside_agent.reset(marker)
+                if unit is not None:
+                    unit.release()
 
         self._pool.submit(run_sync)
         if self.config.timeout is not None:
@@ -399,6 +425,7 @@ class AgentActor:
                         self.name, _CANCEL_GRACE_S)
             self._on_loop(self._loop.cancel_run)
         self.stats.abandoned_runs += 1
+        ex.abandon()
         self._settle(ex, "error", TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
 
     def _settle(self, ex: _Execution, outcome: str, value: Any) -> None:
@@ -417,10 +444,12 @@ class AgentActor:
             self._end_cancelled()
         elif outcome == "ok":
             self._execution = None
+            self.stats.next_run_at = self._next_tick_at  # a backoff had put the retry there
             self.stats.succeeded()
             self._callback(self.on_success, value)
         elif last:
             self._execution = None
+            self.stats.next_run_at = self._next_tick_at
             self.stats.failed(value)
             self._callback(self.on_failure, value)
         elif self._stopping:
@@ -428,7 +457,7 @@ class AgentActor:
         else:
             ex.waiting = True
             delay = self.policy.delay(ex.attempt)
-            self.stats.next_run_at = time.time() + delay
+            self.stats.next_run_at = self.clock.now() + delay
             self._on_loop(self._loop.arm, "retry", delay, _Retry(ex.run_id))
         self._maybe_finish_stop()
 
@@ -447,9 +476,15 @@ class AgentActor:
             return
         assert self._loop is not None and self._pool is not None
         self._pending_callbacks += 1
+        unit = None
+        if self.clock.virtual:
+            unit = Unit(self.clock)
+            self._callback_units.append(unit)
 
         def done() -> None:
             self._send(_CALLBACK_DONE)
+            if unit is not None:
+                unit.release()
 
         if _is_async(callback):
 
@@ -520,11 +555,15 @@ class AgentActor:
             if self.call.is_async:
                 log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, _CANCEL_GRACE_S)
             self.stats.abandoned_runs += 1
+            ex.abandon()
             self._end_cancelled()
         if self._pending_callbacks:
             log.warning("agent %s: %d callback(s) still running at the stop deadline; not waiting",
                         self.name, self._pending_callbacks)
             self._pending_callbacks = 0
+            for unit in self._callback_units:
+                unit.release()
+        self._callback_units.clear()
         self._maybe_finish_stop()
 
     # -- supervision ----------------------------------------------------------------------
@@ -538,7 +577,7 @@ class AgentActor:
         """
         log.error("agent %s: actor crashed handling %s", self.name, type(message).__name__, exc_info=error)
         self.stats.last_error = repr(error)
-        allowed = self.limiter.allow(time.monotonic())
+        allowed = self.limiter.allow(self.clock.monotonic())
         schedule, max_retries, was_running = self._schedule, self._max_retries, self._running
         self._reset_transient()
         if not allowed:
@@ -546,7 +585,7 @@ class AgentActor:
                       self.name, self.limiter.max_restarts + 1, self.limiter.window)
             self._stopping = False
             self._drop_queued_start()
-            self.stats.stopped(time.monotonic())
+            self.stats.stopped(self.clock.monotonic())
             self.dead = True
             self._reply_stopped()
             if self.on_dead is not None:
@@ -567,6 +606,7 @@ class AgentActor:
         if ex is not None:
             if not ex.waiting and not self.call.is_async:
                 self.stats.abandoned_runs += 1
+            ex.abandon()
             self._end_cancelled()
         self._running = False
         self._epoch += 1
@@ -590,7 +630,7 @@ class AgentActor:
             self._end_cancelled()
         self._running = self._stopping = False
         self._pending_callbacks = 0
-        self.stats.stopped(time.monotonic())
+        self.stats.stopped(self.clock.monotonic())
         self._reply_stopped()
         self.unbind()
 
@@ -599,7 +639,7 @@ class AgentActor:
             return
         assert self._loop is not None
         self._stopping = False
-        self.stats.stopped(time.monotonic())
+        self.stats.stopped(self.clock.monotonic())
         self._on_loop(self._loop.close)
         self._reply_stopped()
         queued, self._queued_start = self._queued_start, None

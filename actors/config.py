@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from actors._clock import REAL_CLOCK, Clock, check_clock
 from actors._validate import check_mapping, check_optional_seconds, check_seconds
 from actors.backoff import RetryPolicy
 from actors.errors import ArgumentTypeError
@@ -19,7 +20,7 @@ __all__ = ["SchedulerConfig", "local_timezone", "resolve_timezone"]
 
 log = logging.getLogger("actors")
 
-CONFIG_KEYS: Final = ("timeout", "backoff", "stop_timeout", "name", "timezone")
+CONFIG_KEYS: Final = ("timeout", "backoff", "stop_timeout", "name", "timezone", "clock")
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +69,7 @@ class SchedulerConfig:
     stop_timeout: float = 10.0
     name: str | None = None
     timezone: tzinfo | None = None
+    clock: Clock = REAL_CLOCK
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | SchedulerConfig | None) -> SchedulerConfig:
@@ -92,6 +94,7 @@ class SchedulerConfig:
             stop_timeout=stop_timeout,
             name=name,
             timezone=resolve_timezone(config["timezone"]) if config.get("timezone") is not None else None,
+            clock=check_clock(config.get("clock")),
         )
 
     @property

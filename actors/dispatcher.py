@@ -30,6 +30,7 @@ import pykka
 
 from bridge.shared import ProcessWide
 
+from actors._clock import REAL_CLOCK, Clock
 from actors.loop_side import begin_loop_call_batching, flush_loop_calls
 
 __all__ = ["Dispatcher", "Mailbox"]
@@ -137,6 +138,47 @@ class Mailbox:
             self._scheduled = True
             return True
         return False
+
+
+class TrackedMailbox(Mailbox):
+    """A mailbox whose queued messages are busy units of a virtual clock, so that
+    ``VirtualClock.advance`` waits until every message a timer caused has been handled."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(
+        self,
+        handler: Callable[[Any], None],
+        worker: _WorkerQueue,
+        on_crash: Callable[[Any, BaseException], None] | None,
+        on_drop: Callable[[Any], None] | None,
+        clock: Clock,
+    ) -> None:
+        def handle(message: Any) -> None:
+            try:
+                handler(message)
+            finally:
+                clock.exit()
+
+        def drop(message: Any) -> None:
+            try:
+                if on_drop is not None:
+                    on_drop(message)
+            finally:
+                clock.exit()
+
+        super().__init__(handle, worker, on_crash, drop)
+        self._clock = clock
+
+    def post(self, message: Any, urgent: bool = False) -> bool:
+        """Queue ``message`` as one busy unit until it is handled or dropped."""
+        self._clock.enter()
+        if Mailbox.post(self, message, urgent):
+            return True
+        self._clock.exit()
+        return False
+
+    __call__ = post
 
 
 class _WorkerQueue:
@@ -286,10 +328,14 @@ class Dispatcher(ProcessWide):
         handler: Callable[[Any], None],
         on_crash: Callable[[Any, BaseException], None] | None = None,
         on_drop: Callable[[Any], None] | None = None,
+        clock: Clock = REAL_CLOCK,
     ) -> Mailbox:
-        """Create a mailbox pinned to the next worker (round robin)."""
+        """Create a mailbox pinned to the next worker (round robin); on a virtual clock its
+        messages are counted busy until handled."""
         with self._lock:
             if not self._workers:
                 raise RuntimeError("Dispatcher is not acquired")
             worker = self._workers[next(self._next) % len(self._workers)]
+        if clock.virtual:
+            return TrackedMailbox(handler, worker, on_crash, on_drop, clock)
         return Mailbox(handler, worker, on_crash, on_drop)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any
 
+from actors._clock import REAL_CLOCK, Clock, Timer
 from actors.schedule import Schedule
 from bridge import Channel, ChannelClosed, asafe_call
 
@@ -183,10 +183,11 @@ async def _acquire() -> LoopDriver:
 class AgentLoop:
     """One agent's timers and tasks on a loop. Every method must run on that loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, post: Post) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, post: Post, clock: Clock = REAL_CLOCK) -> None:
         self._loop = loop
         self._post = post
-        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self._clock = clock
+        self._timers: dict[Hashable, Timer] = {}
         self._run: asyncio.Task[None] | None = None
         # Attempts that ignored their cancellation (timeout or stop) and were abandoned: close()
         # cancels them once more, so an agent that finally yields does not outlive its agent.
@@ -198,12 +199,11 @@ class AgentLoop:
         old = self._timers.pop(key, None)
         if old is not None:
             old.cancel()
-        when = self._loop.time() + (due_mono - time.monotonic())
-        self._timers[key] = self._loop.call_at(when, fn, *args)
+        self._timers[key] = self._clock.call_at(self._loop, due_mono, fn, *args)
 
     def arm(self, key: Hashable, delay: float, message: Any) -> None:
         """Post ``message`` to the agent after ``delay`` seconds (replacing a timer of that key)."""
-        self._call_at_mono(time.monotonic() + delay, key, self._fire, key, message)
+        self._call_at_mono(self._clock.monotonic() + delay, key, self._fire, key, message)
 
     def disarm(self, key: Hashable) -> None:
         """Cancel the timer of that key, if any."""
@@ -224,11 +224,12 @@ class AgentLoop:
     # -- ticks ----------------------------------------------------------------------------
     def start_ticks(self, epoch: int, schedule: Schedule, anchor: float) -> None:
         """Begin firing `Tick` messages for ``schedule`` (intervals counted from ``anchor``)."""
-        self._arm_tick(epoch, schedule, anchor, time.monotonic())
+        self._arm_tick(epoch, schedule, anchor, self._clock.monotonic())
 
-    def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> float:
-        """Arm the first fire after ``after_mono``; return its wall-clock time."""
-        now_mono, now_wall = time.monotonic(), time.time()
+    def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> tuple[float, float]:
+        """Arm the first fire after ``after_mono``; return its (monotonic, wall-clock) time."""
+        clock = self._clock
+        now_mono, now_wall = clock.monotonic(), clock.now()
         if schedule.clock == "monotonic":
             due = schedule.next_fire(after_mono, anchor)
             wall = now_wall + (due - now_mono)
@@ -236,20 +237,20 @@ class AgentLoop:
             wall = schedule.next_fire(now_wall + (after_mono - now_mono))
             due = now_mono + (wall - now_wall)
         self._call_at_mono(due, "tick", self._tick, epoch, schedule, anchor, due, wall)
-        return wall
+        return due, wall
 
     def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
+        clock = self._clock
         if schedule.clock == "wall":
-            early = wall - time.time()
+            early = wall - clock.now()
             if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._call_at_mono(time.monotonic() + early, "tick", self._tick, epoch, schedule, anchor, due, wall)
+                self._call_at_mono(clock.monotonic() + early, "tick", self._tick, epoch, schedule, anchor, due, wall)
                 return
-            next_wall = self._arm_tick(epoch, schedule, anchor, time.monotonic() + max(0.0, wall - time.time()))
+            _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - clock.now()))
             if self._post(Tick(epoch, due, next_wall, 0)) is False:
                 self.disarm("tick")  # the mailbox is closed: never tick into the void
             return
-        next_wall = self._arm_tick(epoch, schedule, anchor, time.monotonic())
-        next_due = self._timers["tick"].when() - self._loop.time() + time.monotonic()
+        next_due, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic())
         missed = max(0, round((next_due - due) / schedule.seconds) - 1)
         if self._post(Tick(epoch, due, next_wall, missed)) is False:
             self.disarm("tick")
@@ -274,20 +275,35 @@ class AgentLoop:
 
     async def _attempt(self, func: Callable[[], Any], timeout: float | None, done: Callable[[str, Any], Any]) -> None:
         me = asyncio.current_task()
+        assert me is not None
+        # The attempt's deadline is a timer of the clock (not asyncio.timeout, which reads the
+        # loop's time), so a virtual clock fires it too.
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            self._clock.interrupt(me)
+            me.cancel()
+
+        deadline = None if timeout is None else self._clock.call_at(
+            self._loop, self._clock.monotonic() + timeout, expire)
         try:
-            async with asyncio.timeout(timeout) as deadline:
+            try:
                 value = await func()
-            if deadline.expired():  # the agent swallowed the timeout's cancellation and returned
+            finally:
+                if deadline is not None:
+                    deadline.cancel()
+            if expired:  # the agent swallowed the timeout's cancellation and returned
                 raise TimeoutError(f"attempt exceeded the timeout of {timeout}s")
         except asyncio.CancelledError:
-            if me is not None and me.cancelling():
+            if expired and me.cancelling() == 1:
+                me.uncancel()
+                done("error", TimeoutError(f"attempt exceeded the timeout of {timeout}s"))
+            elif me.cancelling():
                 done("cancelled", None)
             else:  # the agent itself raised CancelledError: an agent failure like any other
                 done("error", asyncio.CancelledError("agent raised CancelledError"))
-        except TimeoutError as exc:
-            if deadline.expired() and not exc.args:  # asyncio.timeout's own, bare TimeoutError
-                exc = TimeoutError(f"attempt exceeded the timeout of {timeout}s")
-            done("error", exc)
         except BaseException as exc:  # noqa: BLE001 - see run_async
             if not isinstance(exc, Exception):
                 log.error("agent raised %r: counted as a failed attempt; the runtime keeps running", exc)
@@ -301,6 +317,7 @@ class AgentLoop:
     def cancel_run(self) -> None:
         """Cancel the in-flight async attempt, if any (it reports ``cancelled``)."""
         if self._run is not None:
+            self._clock.interrupt(self._run)
             self._run.cancel()
 
     def run_callback(self, callback: Callable[..., Any], arg: Any, done: Callable[[], None]) -> None:
@@ -325,7 +342,7 @@ class AgentLoop:
     def close(self) -> None:
         """Cancel every timer and anything still running (the agent is finished on this loop)."""
         self.disarm_all()
-        if self._run is not None:
-            self._run.cancel()
-        for task in [*(self._abandoned or ()), *(self._callbacks or ())]:
+        for task in [*((self._run,) if self._run is not None else ()), *(self._abandoned or ()),
+                     *(self._callbacks or ())]:
+            self._clock.interrupt(task)
             task.cancel()

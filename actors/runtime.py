@@ -51,8 +51,9 @@ class Binding:
         self.pool = ThreadPool.shared()
         self.dispatcher.acquire()
         self.pool.acquire()
-        self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed, actor.dropped)
-        actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox), self.pool)
+        clock = actor.clock
+        self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed, actor.dropped, clock)
+        actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox, clock), self.pool)
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
         self.dead_listener: Callable[[AgentActor], None] | None = None
@@ -145,6 +146,9 @@ class Binding:
     def stop_sync(self, timeout: float | None) -> dict[str, Any]:
         """Stop and tear down from a thread that is not the agent's loop; return final stats."""
         stopped = self.request_stop(timeout)
+        clock = self.actor.clock
+        if clock.virtual:  # the stop's deadlines are virtual: let that time pass
+            clock.run_until(stopped.done, self.stop_wait_budget(timeout))
         try:
             final = stopped.result(self.stop_wait_budget(timeout))
         except concurrent.futures.TimeoutError:
@@ -170,6 +174,9 @@ class Binding:
     async def stop_async(self, timeout: float | None) -> dict[str, Any]:
         """Stop and tear down from any running loop (the agent's own or another one)."""
         stopped = self.request_stop(timeout)
+        clock = self.actor.clock
+        if clock.virtual:
+            await clock.arun_until(stopped.done, self.stop_wait_budget(timeout))
         try:
             final = await asyncio.wait_for(asyncio.wrap_future(stopped), self.stop_wait_budget(timeout))
         except TimeoutError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import itertools
 import logging
 import re
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from actors._clock import REAL_CLOCK, Clock, check_clock
 from actors._validate import check_int, check_mapping, check_seconds
 from actors.agent import AgentCall, check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor
@@ -49,9 +51,12 @@ class ActorSystem:
         config: ``max_restarts`` (default 3): actor crashes forgiven per ``restart_window``
             seconds (default 60) before an agent is stopped and dead. None: the defaults.
             An unknown key or a bad value raises ``ValueError``.
+        clock: the clock every agent's timers run on; None is the real one. Pass an
+            [`actors.testing.VirtualClock`][actors.testing.VirtualClock] to test schedules
+            without waiting.
     """
 
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> None:
         config = check_mapping("config", config)
         unknown = sorted((k for k in config if k not in SYSTEM_KEYS), key=str)
         if unknown:
@@ -60,6 +65,7 @@ class ActorSystem:
             check_int("config 'max_restarts'", config.get("max_restarts", 3), minimum=0),
             check_seconds("config 'restart_window'", config.get("restart_window", 60.0), allow_zero=False),
         )
+        self._clock = check_clock(clock)
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
         self._dead_letters = 0
@@ -108,6 +114,10 @@ class ActorSystem:
             on_failure: Called once with the last error of each failed execution.
         """
         cfg = SchedulerConfig.from_mapping(config)
+        if cfg.clock is not self._clock:
+            if cfg.clock is not REAL_CLOCK:
+                raise ValueError("an agent's config 'clock' must be its system's clock: pass it as ActorSystem(clock=...)")
+            cfg = dataclasses.replace(cfg, clock=self._clock)
         call = resolve_agent(agent, prefer_async=self._async_loop is not None)
         check_callbacks(on_success, on_failure)
         with self._lock:
@@ -222,7 +232,10 @@ class ActorSystem:
         if self._async_loop is not None and running_loop() is self._async_loop:
             raise RuntimeError("shutdown() would block the loop the agents run on; use await system.ashutdown()")
         stopping = self._begin_shutdown(timeout)
-        concurrent.futures.wait([f for _, _, f in stopping], timeout + _SHUTDOWN_SLACK_S)
+        futures = [f for _, _, f in stopping]
+        if self._clock.virtual:  # the stop deadlines are virtual: let that time pass
+            self._clock.run_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
+        concurrent.futures.wait(futures, timeout + _SHUTDOWN_SLACK_S)
         final = self._collect(stopping)
         self._release_bindings(stopping)
         driver, loop_thread = self._detach_runtime()
@@ -235,6 +248,9 @@ class ActorSystem:
     async def ashutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
         """[`shutdown`][actors.ActorSystem.shutdown] for asyncio callers (any loop)."""
         stopping = self._begin_shutdown(timeout)
+        if stopping and self._clock.virtual:
+            futures = [f for _, _, f in stopping]
+            await self._clock.arun_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
         if stopping:
             await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping], timeout=timeout + _SHUTDOWN_SLACK_S)
         final = self._collect(stopping)

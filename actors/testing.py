@@ -1,0 +1,320 @@
+"""Test your schedules without waiting: a virtual clock that drives every timer of the runtime.
+
+```python
+from actors import ActorSystem, Start
+from actors.testing import VirtualClock
+
+clock = VirtualClock()
+with ActorSystem(clock=clock) as system:
+    ref = system.spawn(lambda task: task, task="t", name="hourly")
+    ref.tell(Start("hourly"))
+    clock.advance(7 * 24 * 3600)          # a week, in milliseconds of real time
+    assert ref.stats()["successful_executions"] == 168
+```
+
+Time moves only when the test calls [`advance`][actors.testing.VirtualClock.advance] (or
+``await clock.aadvance(...)`` from a coroutine): every tick, backoff wait, attempt timeout and
+stop deadline that falls in the span runs in due order, and ``advance`` moves from one due event
+to the next only once every run it started has finished, or is waiting in
+[`sleep`][actors.testing.VirtualClock.sleep] / [`asleep`][actors.testing.VirtualClock.asleep].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from actors._clock import Clock
+from actors._validate import check_seconds
+from bridge import CancelToken
+
+__all__ = ["VirtualClock"]
+
+
+def _run_token() -> CancelToken | None:
+    """The stop token of the run calling us, or None outside a run."""
+    from actors.agent_actor import inside_agent  # the runtime imports only this module's base
+
+    actor = inside_agent.get()
+    return None if actor is None else actor.run_token
+
+# How long, in real time, advance() waits for runs to settle before it says which are stuck:
+# an agent that waits on real time (time.sleep, a socket) takes real time, and a test must
+# fail with a message rather than hang.
+_SETTLE_LIMIT_S = 30.0
+
+
+class _VirtualTimer:
+    """A pending call; a *wake* hands its busy unit to the sleeper it wakes instead of
+    counting itself busy until its call has run."""
+
+    __slots__ = ("due", "seq", "loop", "fn", "args", "cancelled", "wake", "fired", "taken")
+
+    def __init__(self, due: float, seq: int, loop: asyncio.AbstractEventLoop | None,
+                 fn: Callable[..., None], args: tuple[Any, ...], wake: bool = False) -> None:
+        self.due, self.seq, self.loop, self.fn, self.args = due, seq, loop, fn, args
+        self.cancelled = False
+        self.wake = wake
+        self.fired = False
+        self.taken = False  # a sleeper woken early (a stop, a cancel) took its unit back
+
+    def __lt__(self, other: _VirtualTimer) -> bool:
+        return (self.due, self.seq) < (other.due, other.seq)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualClock(Clock):
+    """A clock whose time moves only when advanced; pass it as ``ActorSystem(clock=...)`` or a
+    scheduler's ``config={"clock": ...}``.
+
+    Args:
+        start: the wall time it starts at, as epoch seconds or an aware ``datetime``; default
+            now. Its monotonic time starts at 0.
+        settle_timeout: real seconds ``advance`` waits for the runs it started before it
+            raises ``TimeoutError`` naming the cause (an agent waiting on real time).
+    """
+
+    virtual = True
+
+    def __init__(self, start: float | datetime | None = None, *, settle_timeout: float = _SETTLE_LIMIT_S) -> None:
+        if start is None:
+            wall = time.time()
+        elif isinstance(start, datetime):
+            if start.tzinfo is None:
+                raise ValueError(f"start must be an aware datetime (with a tzinfo), got {start!r}")
+            wall = start.timestamp()
+        else:
+            wall = check_seconds("start", start)
+        self._wall0 = wall
+        self._settle_timeout = check_seconds("settle_timeout", settle_timeout, allow_zero=False)
+        self._mono = 0.0
+        self._timers: list[_VirtualTimer] = []
+        self._seq = itertools.count()
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._sleeping: dict[asyncio.Task[Any], _VirtualTimer] = {}  # tasks in asleep(), on their loops
+
+    def __repr__(self) -> str:
+        return f"<VirtualClock t={self._mono:.3f}s now={datetime.fromtimestamp(self.now()).isoformat()}>"
+
+    # -- reading time ---------------------------------------------------------------------
+    def monotonic(self) -> float:
+        """Virtual seconds since the clock was made."""
+        return self._mono
+
+    def now(self) -> float:
+        """Virtual wall time, epoch seconds (as ``time.time()``)."""
+        return self._wall0 + self._mono
+
+    # -- timers (called by the runtime) ---------------------------------------------------
+    def call_at(self, loop: asyncio.AbstractEventLoop, due: float, fn: Callable[..., None], *args: Any) -> _VirtualTimer:
+        """Run ``fn(*args)`` on ``loop`` once the clock reaches ``due`` (at once if it has)."""
+        timer = _VirtualTimer(due, next(self._seq), loop, fn, args)
+        with self._cond:
+            if due <= self._mono:
+                self._dispatch(timer)
+            else:
+                heapq.heappush(self._timers, timer)
+        return timer
+
+    def _dispatch(self, timer: _VirtualTimer) -> None:
+        """Run a due timer's call on its loop, counted busy until it has run (lock held)."""
+        timer.fired = True
+        self._busy += 1
+        if timer.wake:  # the unit goes to the sleeper, who gives it back when its run ends
+            if timer.loop is None:
+                timer.fn(*timer.args)
+                return
+            try:
+                timer.loop.call_soon_threadsafe(timer.fn, *timer.args)
+            except RuntimeError:  # the loop closed: nothing on it will run again
+                self._busy -= 1
+            return
+
+        def fire() -> None:
+            try:
+                if not timer.cancelled:
+                    timer.fn(*timer.args)
+            finally:
+                self.exit()
+
+        try:
+            assert timer.loop is not None
+            timer.loop.call_soon_threadsafe(fire)
+        except RuntimeError:
+            self._busy -= 1
+
+    def enter(self) -> None:
+        """The runtime began a unit of work (a message, a run, a callback)."""
+        with self._cond:
+            self._busy += 1
+
+    def exit(self) -> None:
+        """A unit of work ended (after posting whatever it caused)."""
+        with self._cond:
+            self._busy -= 1
+            if self._busy <= 0:
+                self._busy = 0
+                self._cond.notify_all()
+
+    # -- agents taking virtual time -------------------------------------------------------
+    def sleep(self, seconds: float) -> None:
+        """Block the calling thread (a sync agent) until the clock has moved ``seconds``.
+
+        Inside a run, the run stops counting as busy while it sleeps, so ``advance`` can move
+        on to the next due event (a run that lasts 2.5 intervals, in a test of overlap).
+        """
+        seconds = check_seconds("seconds", seconds)
+        woken = threading.Event()
+        token = _run_token()
+        timer = _VirtualTimer(self._mono + seconds, next(self._seq), None, woken.set, (), wake=token is not None)
+        with self._cond:
+            heapq.heappush(self._timers, timer)
+            if token is not None:
+                self._give_up_unit()
+        if token is None:
+            woken.wait()
+            return
+        def wake_early() -> None:  # a stop ends the sleep, as it ends the runtime's own waits
+            self._take_back_unit(timer)
+            woken.set()
+
+        forget = token.add_callback(wake_early)
+        try:
+            woken.wait()
+        finally:
+            forget()
+            self._take_back_unit(timer)
+
+    async def asleep(self, seconds: float) -> None:
+        """Wait on the running loop (an async agent) until the clock has moved ``seconds``."""
+        seconds = check_seconds("seconds", seconds)
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        token = _run_token()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        timer = _VirtualTimer(self._mono + seconds, next(self._seq), loop, wake, (), wake=token is not None)
+        with self._cond:
+            heapq.heappush(self._timers, timer)
+            if token is not None:
+                self._give_up_unit()
+        if token is None:
+            await woken
+            return
+        def wake_early() -> None:
+            self._take_back_unit(timer)
+            loop.call_soon_threadsafe(wake)
+
+        forget = token.add_callback(wake_early)
+        task = asyncio.current_task()
+        if task is not None:
+            self._sleeping[task] = timer
+        try:
+            await woken
+        finally:
+            forget()
+            self._sleeping.pop(task, None)  # type: ignore[arg-type]
+            self._take_back_unit(timer)
+
+    def _take_back_unit(self, timer: _VirtualTimer) -> None:
+        """A sleep in a run ends: unless the timer's wake brought the unit, the run takes it back
+        now, before whatever woke it (a stop, a cancel) counts as done."""
+        with self._cond:
+            if not timer.fired and not timer.taken:
+                timer.cancel()
+                timer.taken = True
+                self._busy += 1
+
+    def interrupt(self, task: asyncio.Task[Any]) -> None:
+        """The runtime is about to cancel ``task``: if it sleeps on this clock, it is busy again."""
+        timer = self._sleeping.get(task)
+        if timer is not None:
+            self._take_back_unit(timer)
+
+    def _give_up_unit(self) -> None:
+        self._busy -= 1
+        if self._busy <= 0:
+            self._busy = 0
+            self._cond.notify_all()
+
+    # -- moving time ----------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Move time forward ``seconds``, running everything due on the way, in due order, and
+        waiting for the runs it starts. Call it from a thread that runs no agent (the test's);
+        from a coroutine use [`aadvance`][actors.testing.VirtualClock.aadvance]."""
+        target = self._mono + check_seconds("seconds", seconds)
+        self._settle()
+        while self._step(target):
+            self._settle()
+        with self._cond:
+            self._mono = max(self._mono, target)
+
+    async def aadvance(self, seconds: float) -> None:
+        """[`advance`][actors.testing.VirtualClock.advance] from a coroutine: the loop keeps
+        running the agents on it while the runs settle."""
+        target = self._mono + check_seconds("seconds", seconds)
+        await self._asettle()
+        while self._step(target):
+            await self._asettle()
+        with self._cond:
+            self._mono = max(self._mono, target)
+
+    def run_until(self, done: Callable[[], bool], seconds: float) -> None:
+        """Let up to ``seconds`` of virtual time pass until ``done()``: the runtime's waits (a
+        stop that gives a run ``stop_timeout``) take virtual time under a virtual clock."""
+        target = self._mono + seconds
+        self._settle()
+        while not done() and self._step(target):
+            self._settle()
+
+    async def arun_until(self, done: Callable[[], bool], seconds: float) -> None:
+        """[`run_until`][actors.testing.VirtualClock.run_until] from a coroutine."""
+        target = self._mono + seconds
+        await self._asettle()
+        while not done() and self._step(target):
+            await self._asettle()
+
+    def _step(self, target: float) -> bool:
+        """Fire the next due timer at or before ``target``; False when there is none."""
+        with self._cond:
+            while self._timers and self._timers[0].cancelled:
+                heapq.heappop(self._timers)
+            if not self._timers or self._timers[0].due > target:
+                return False
+            timer = heapq.heappop(self._timers)
+            self._mono = max(self._mono, timer.due)
+            self._dispatch(timer)
+            return True
+
+    def _settle(self) -> None:
+        deadline = time.monotonic() + self._settle_timeout
+        with self._cond:
+            while self._busy > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(self._stuck())
+                self._cond.wait(left)
+
+    async def _asettle(self) -> None:
+        deadline = time.monotonic() + self._settle_timeout
+        await asyncio.sleep(0)  # let what is ready on this loop run first
+        while self._busy > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(self._stuck())
+            await asyncio.sleep(0.0002)  # the runs may be on this very loop: yield to them
+
+    def _stuck(self) -> str:
+        return (f"VirtualClock: {self._busy} unit(s) of work still busy after {self._settle_timeout:g}s of real "
+                f"time; an agent waiting on real time (time.sleep, I/O) takes real time: use clock.sleep()")
