@@ -6,32 +6,53 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from conftest import run, wait_for
 
 from actors import AsyncAgentScheduler, CancelToken
+from actors.testing import VirtualClock
 
 FAST_BACKOFF = {"initial": 0.01, "factor": 1.0, "cap": 0.01, "jitter": 0.0}
 
 
 class Recorder:
-    """An async agent that records each call and can be told to fail or to take its time."""
+    """An async agent that records when it is called (on ``clock`` when given, else real
+    monotonic time), can be told to fail, and can take ``duration`` of virtual time."""
 
-    def __init__(self, fail_first: int = 0, duration: float = 0.0) -> None:
+    def __init__(self, fail_first: int = 0, duration: float = 0.0, clock: VirtualClock | None = None) -> None:
+        if duration and clock is None:
+            raise ValueError("a Recorder that takes time needs a VirtualClock")
         self.calls: list[float] = []
         self.fail_first = fail_first
         self.duration = duration
+        self.clock = clock
         self.loops: set[asyncio.AbstractEventLoop] = set()
 
     async def __call__(self, task: str) -> str:
-        self.calls.append(time.monotonic())
+        self.calls.append(time.monotonic() if self.clock is None else self.clock.monotonic())
         self.loops.add(asyncio.get_running_loop())
-        if self.duration:
-            await asyncio.sleep(self.duration)
+        if self.clock is not None and self.duration:
+            await self.clock.asleep(self.duration)
         if len(self.calls) <= self.fail_first:
             raise RuntimeError(f"failure {len(self.calls)}")
+        return f"done:{task}"
+
+
+class Gated:
+    """An async agent whose run lasts until the test opens its gate (bound to the running loop)."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.started = 0
+        self.finished = 0
+
+    async def __call__(self, task: str) -> str:
+        self.started += 1
+        await self.gate.wait()
+        self.finished += 1
         return f"done:{task}"
 
 
@@ -45,16 +66,16 @@ def test_construction_creates_nothing_and_needs_no_loop() -> None:
 
 @pytest.mark.timeout(10)
 def test_start_returns_true_then_false_and_never_waits_for_the_agent() -> None:
-    agent = Recorder(duration=3.0)
-
     async def main() -> None:
-        scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 0.05})
-        t0 = time.monotonic()
+        agent = Gated()  # its run ends only when the gate opens, after both starts returned
+        scheduler = AsyncAgentScheduler(agent, "t")
         assert await scheduler.start("10", run_immediately=True) is True
         assert await scheduler.start("10") is False
-        assert time.monotonic() - t0 < 0.5
         assert scheduler.is_running
-        await wait_for(lambda: agent.calls)
+        await wait_for(lambda: agent.started == 1)
+        assert agent.finished == 0 and (await scheduler.get_stats())["state"] == "running"
+        agent.gate.set()
+        await wait_for(lambda: agent.finished == 1)
         await scheduler.stop()
         assert not scheduler.is_running
 
@@ -145,25 +166,27 @@ def test_agent_kinds_async_awaited_on_the_loop_sync_in_a_thread() -> None:
 
 @pytest.mark.timeout(10)
 def test_runs_on_an_interval_and_stats_follow() -> None:
-    agent = Recorder()
+    clock = VirtualClock()
+    agent = Recorder(clock=clock)
     results: list[str] = []
 
     async def main() -> None:
-        scheduler = AsyncAgentScheduler(agent, "news", on_success=results.append)
-        await scheduler.start("0.05")
-        await wait_for(lambda: len(results) >= 3)
+        scheduler = AsyncAgentScheduler(agent, "news", config={"clock": clock}, on_success=results.append)
+        await scheduler.start("5")
+        await clock.aadvance(15)
         stats = await scheduler.get_stats()
         await scheduler.stop()
+        assert agent.calls == [5.0, 10.0, 15.0]
         assert stats["is_running"] is True
-        assert stats["successful_executions"] >= 3
+        assert stats["successful_executions"] == 3
         assert stats["success_rate"] == 100.0
         assert stats["last_error"] is None
-        assert stats["last_run_at"] is not None and abs(stats["last_run_at"] - time.time()) < 5
-        assert stats["next_run_at"] is not None and stats["next_run_at"] > stats["last_run_at"]
+        assert stats["last_run_at"] == clock.now()  # wall time of the last run, from the clock
+        assert stats["next_run_at"] == clock.now() + 5
         final = await scheduler.get_stats()
         assert final["is_running"] is False and final["next_run_at"] is None
-        assert results[0] == "done:news"
-        assert final["successful_executions"] == len(results) == len(agent.calls)
+        assert results == ["done:news"] * 3
+        assert final["successful_executions"] == 3
 
     run(main)
 
@@ -185,35 +208,35 @@ def test_stats_before_any_run() -> None:
 
 @pytest.mark.timeout(10)
 def test_fixed_rate_does_not_drift() -> None:
-    agent = Recorder()
+    clock = VirtualClock()
+    agent = Recorder(duration=0.5, clock=clock)  # each run takes a quarter of the interval
 
     async def main() -> None:
-        scheduler = AsyncAgentScheduler(agent, "t")
-        t0 = time.monotonic()
-        await scheduler.start("0.02")
-        await wait_for(lambda: len(agent.calls) >= 40)
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock})
+        await scheduler.start("2")
+        await clock.aadvance(80)
         await scheduler.stop()
 
     run(main)
-    # Call k fires at start + (k+1) * 20 ms; a sleep-after-run loop would be late by the sum of
-    # every run's latency. Allow each call generous jitter, but no accumulation.
-    first = agent.calls[0]
-    for k, t in enumerate(agent.calls[:40]):
-        assert abs((t - first) - k * 0.02) < 0.015 + 0.002 * 0, (k, t - first)
+    # Call k fires at start + k * 2 s, whatever the runs took; a sleep-after-run loop would
+    # start at 2, 4.5, 7, ... and be 0.5 s later on every call.
+    assert agent.calls == [2.0 * k for k in range(1, 41)]
 
 
 @pytest.mark.timeout(10)
 def test_run_immediately_runs_at_once_then_on_schedule() -> None:
-    agent = Recorder()
+    clock = VirtualClock()
+    agent = Recorder(clock=clock)
 
     async def main() -> None:
-        scheduler = AsyncAgentScheduler(agent, "t")
-        t0 = time.monotonic()
-        await scheduler.start("0.3", run_immediately=True)
-        await wait_for(lambda: agent.calls)
-        assert agent.calls[0] - t0 < 0.1
-        await wait_for(lambda: len(agent.calls) >= 2)
-        assert agent.calls[1] - t0 == pytest.approx(0.3, abs=0.1)
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock})
+        await scheduler.start("300", run_immediately=True)
+        await clock.aadvance(0)
+        assert agent.calls == [0.0]               # at once, no interval waited
+        await clock.aadvance(299)
+        assert agent.calls == [0.0]
+        await clock.aadvance(1)
+        assert agent.calls == [0.0, 300.0]        # then one interval after the start
         await scheduler.stop()
 
     run(main)
@@ -263,29 +286,46 @@ def test_all_attempts_fail_calls_on_failure_once_with_last_error() -> None:
 
 @pytest.mark.timeout(10)
 def test_backoff_delay_separates_attempts() -> None:
-    agent = Recorder(fail_first=1)
+    clock = VirtualClock()
+    agent = Recorder(fail_first=2, clock=clock)
 
     async def main() -> None:
-        backoff = {"initial": 0.2, "factor": 2, "cap": 10, "jitter": 0}
-        scheduler = AsyncAgentScheduler(agent, "t", config={"backoff": backoff})
-        await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: len(agent.calls) >= 2)
+        backoff = {"initial": 20, "factor": 2, "cap": 600, "jitter": 0}
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock, "backoff": backoff})
+        await scheduler.start("3600", max_retries=3, run_immediately=True)
+        await clock.aadvance(19)
+        assert agent.calls == [0.0]                 # the first retry waits `initial`
+        await clock.aadvance(1)
+        assert agent.calls == [0.0, 20.0]
+        await clock.aadvance(40)                    # the second waits initial * factor
+        assert agent.calls == [0.0, 20.0, 60.0]
+        assert (await scheduler.get_stats())["successful_executions"] == 1
         await scheduler.stop()
 
     run(main)
-    assert agent.calls[1] - agent.calls[0] == pytest.approx(0.2, abs=0.1)
 
 
 @pytest.mark.timeout(10)
 def test_async_attempt_timeout_fails_with_builtin_timeout_error() -> None:
-    agent = Recorder(duration=5.0)
+    clock = VirtualClock()
+    agent = Recorder(duration=500, clock=clock)
     failed: list[BaseException] = []
 
     async def main() -> dict[str, Any]:
-        scheduler = AsyncAgentScheduler(agent, "t", config={"timeout": 0.05, "backoff": FAST_BACKOFF},
+        backoff = {"initial": 5, "factor": 1, "cap": 5, "jitter": 0}
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock, "timeout": 10, "backoff": backoff},
                                         on_failure=failed.append)
-        await scheduler.start("60", max_retries=2, run_immediately=True)
-        await wait_for(lambda: failed)
+        await scheduler.start("3600", max_retries=2, run_immediately=True)
+        await clock.aadvance(9.5)
+        assert (await scheduler.get_stats())["total_attempts"] == 1 and agent.calls == [0.0]
+        await clock.aadvance(0.5)                   # the first attempt times out at 10 s
+        assert (await scheduler.get_stats())["total_attempts"] == 1 and failed == []
+        await clock.aadvance(5)                     # the retry starts after the backoff ...
+        assert agent.calls == [0.0, 15.0]
+        await clock.aadvance(9.5)
+        assert failed == []
+        await clock.aadvance(0.5)                   # ... and times out 10 s later: the last attempt
+        assert len(failed) == 1
         await scheduler.stop()
         return await scheduler.get_stats()
 
@@ -327,21 +367,24 @@ def test_sync_attempt_timeout_discards_late_result_and_cancels_token() -> None:
 
 @pytest.mark.timeout(10)
 def test_stop_ends_a_backoff_wait_at_once_and_cancels_the_execution() -> None:
-    agent = Recorder(fail_first=99)
+    clock = VirtualClock()
+    agent = Recorder(fail_first=99, clock=clock)
     failed: list[BaseException] = []
 
-    async def main() -> tuple[float, dict[str, Any]]:
+    async def main() -> dict[str, Any]:
         backoff = {"initial": 300, "jitter": 0}
-        scheduler = AsyncAgentScheduler(agent, "t", config={"backoff": backoff}, on_failure=failed.append)
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock, "backoff": backoff},
+                                        on_failure=failed.append)
         await scheduler.start("600", run_immediately=True)
-        await wait_for(lambda: agent.calls)
-        await wait_for(lambda: scheduler._actor.snapshot()["state"] == "backing_off")
-        t0 = time.monotonic()
+        await clock.aadvance(10)
+        assert (await scheduler.get_stats())["state"] == "backing_off"
         assert await scheduler.stop() is True
-        return time.monotonic() - t0, await scheduler.get_stats()
+        # The stop did not need the 300 s backoff (nor any deadline) to pass.
+        assert clock.monotonic() == 10.0
+        return await scheduler.get_stats()
 
-    elapsed, stats = run(main)
-    assert elapsed < 0.5
+    stats = run(main)
+    assert agent.calls == [0.0]
     assert failed == []
     assert stats["cancelled_executions"] == 1 and stats["total_executions"] == 0
     assert stats["total_attempts"] == 1
@@ -350,42 +393,61 @@ def test_stop_ends_a_backoff_wait_at_once_and_cancels_the_execution() -> None:
 
 @pytest.mark.timeout(10)
 def test_stop_lets_a_short_run_finish_and_awaits_its_callback() -> None:
-    agent = Recorder(duration=0.2)
     order: list[str] = []
 
-    async def on_success(result: str) -> None:
-        await asyncio.sleep(0.05)
-        order.append("callback")
-
     async def main() -> dict[str, Any]:
-        scheduler = AsyncAgentScheduler(agent, "t", on_success=on_success, config={"stop_timeout": 2})
+        agent, callback_gate = Gated(), asyncio.Event()
+
+        async def on_success(result: str) -> None:
+            order.append("callback started")
+            await callback_gate.wait()
+            order.append("callback")
+
+        scheduler = AsyncAgentScheduler(agent, "t", on_success=on_success, config={"stop_timeout": 30})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.calls)
-        await scheduler.stop()
+        await wait_for(lambda: agent.started == 1)
+        stopping = asyncio.create_task(scheduler.stop())
+        await wait_for(lambda: not scheduler.is_running)   # the stop is under way ...
+        agent.gate.set()                                    # ... when the run finishes on its own
+        await wait_for(lambda: order == ["callback started"])
+        assert not stopping.done()                          # the stop waits for the callback too
+        callback_gate.set()
+        assert await stopping is True
         order.append("stopped")
         return await scheduler.get_stats()
 
     stats = run(main)
-    assert order == ["callback", "stopped"]
+    assert order == ["callback started", "callback", "stopped"]
     assert stats["successful_executions"] == 1 and stats["cancelled_executions"] == 0
 
 
 @pytest.mark.timeout(10)
 def test_stop_cancels_a_long_async_run_after_stop_timeout() -> None:
-    agent = Recorder(duration=30)
+    seen: list[str] = []
     calls: list[Any] = []
 
-    async def main() -> tuple[float, dict[str, Any]]:
-        scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 0.2},
+    async def stubborn(task: str, cancel_token: CancelToken) -> None:
+        seen.append("started")
+        await cancel_token.wait_async()
+        seen.append("asked to stop")  # ... and carries on regardless
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    async def main() -> dict[str, Any]:
+        # Real time: a run that ignores the stop cannot take virtual time (a stop ends its
+        # virtual sleeps at once); 0.2 s of grace keeps the test short.
+        scheduler = AsyncAgentScheduler(stubborn, "t", config={"stop_timeout": 0.2},
                                         on_success=calls.append, on_failure=calls.append)
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.calls)
-        t0 = time.monotonic()
+        await wait_for(lambda: seen == ["started"])
         await scheduler.stop()
-        return time.monotonic() - t0, await scheduler.get_stats()
+        return await scheduler.get_stats()
 
-    elapsed, stats = run(main)
-    assert 0.15 < elapsed < 1.5
+    stats = run(main)
+    assert seen == ["started", "asked to stop", "cancelled"]  # asked first, cancelled only once it ignored that
     assert calls == []
     assert stats["cancelled_executions"] == 1 and stats["total_executions"] == 0
     assert stats["total_attempts"] == 1 and stats["state"] == "stopped"
@@ -393,24 +455,26 @@ def test_stop_cancels_a_long_async_run_after_stop_timeout() -> None:
 
 @pytest.mark.timeout(10)
 def test_stop_abandons_a_sync_run_that_ignores_cancellation() -> None:
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
+    returned: list[str] = []
 
     def stubborn(task: str) -> str:
-        release.wait(3)
+        started.set()
+        release.wait(5)
+        returned.append("too late")
         return "too late"
 
-    async def main() -> tuple[float, dict[str, Any]]:
+    async def main() -> tuple[list[str], dict[str, Any]]:
         scheduler = AsyncAgentScheduler(stubborn, "t", config={"stop_timeout": 0.1})
         await scheduler.start("60", run_immediately=True)
-        await asyncio.sleep(0.05)
-        t0 = time.monotonic()
+        await wait_for(started.is_set)
         await scheduler.stop()
-        elapsed = time.monotonic() - t0
+        while_stuck = list(returned)  # the stop returned while the call was still blocked
         release.set()  # the abandoned thread ends as soon as its call returns
-        return elapsed, await scheduler.get_stats()
+        return while_stuck, await scheduler.get_stats()
 
-    elapsed, stats = run(main)
-    assert elapsed < 1.0
+    while_stuck, stats = run(main)
+    assert while_stuck == []
     assert stats["abandoned_runs"] == 1 and stats["cancelled_executions"] == 1
     assert stats["successful_executions"] == 0
 
@@ -418,22 +482,24 @@ def test_stop_abandons_a_sync_run_that_ignores_cancellation() -> None:
 @pytest.mark.timeout(10)
 def test_stop_wakes_a_cooperative_sync_agent_at_once() -> None:
     started = threading.Event()
+    woken: list[bool] = []
+    clock = VirtualClock()
 
     def cooperative(task: str, cancel_token: CancelToken) -> str:
         started.set()
-        cancel_token.wait(30)
+        woken.append(cancel_token.wait(60))  # True: woken by the stop, not by the timeout
         return "stopped early"
 
-    async def main() -> tuple[float, dict[str, Any]]:
-        scheduler = AsyncAgentScheduler(cooperative, "t", config={"stop_timeout": 10})
+    async def main() -> dict[str, Any]:
+        scheduler = AsyncAgentScheduler(cooperative, "t", config={"clock": clock, "stop_timeout": 10})
         await scheduler.start("60", run_immediately=True)
         await wait_for(started.is_set)
-        t0 = time.monotonic()
         await scheduler.stop()
-        return time.monotonic() - t0, await scheduler.get_stats()
+        assert clock.monotonic() == 0.0  # the stop did not need its 10 s deadline to pass
+        return await scheduler.get_stats()
 
-    elapsed, stats = run(main)
-    assert elapsed < 0.5
+    stats = run(main)
+    assert woken == [True]
     assert stats["cancelled_executions"] == 1 and stats["abandoned_runs"] == 0
 
 
@@ -452,14 +518,18 @@ def test_stop_is_idempotent_and_fine_before_start() -> None:
 
 @pytest.mark.timeout(10)
 def test_concurrent_stops_all_wait_for_the_end() -> None:
-    agent = Recorder(duration=0.2)
-
     async def main() -> None:
-        scheduler = AsyncAgentScheduler(agent, "t")
+        agent = Gated()
+        scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 30})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.calls)
-        results = await asyncio.gather(scheduler.stop(), scheduler.stop(), scheduler.stop())
-        assert results == [True, True, True]
+        await wait_for(lambda: agent.started == 1)
+        stops = [asyncio.create_task(scheduler.stop()) for _ in range(3)]
+        await wait_for(lambda: not scheduler.is_running)
+        await asyncio.sleep(0)  # every stop task has run up to its wait
+        assert not any(stop.done() for stop in stops)  # none returns while the run is in flight
+        agent.gate.set()
+        assert await asyncio.gather(*stops) == [True, True, True]
+        assert agent.finished == 1
         assert (await scheduler.get_stats())["successful_executions"] == 1
 
     run(main)
@@ -529,62 +599,68 @@ def test_restart_after_the_loop_ended_without_stop() -> None:
 
 @pytest.mark.timeout(10)
 def test_ticks_during_a_long_run_are_skipped_not_stacked() -> None:
+    clock = VirtualClock()
     running = 0
     peak = 0
+    starts: list[float] = []
 
     async def slow(task: str) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.2)
+        starts.append(clock.monotonic())
+        await clock.asleep(20)
         running -= 1
 
     async def main() -> dict[str, Any]:
-        scheduler = AsyncAgentScheduler(slow, "t")
-        await scheduler.start("0.03", run_immediately=True)
-        await asyncio.sleep(0.5)
+        scheduler = AsyncAgentScheduler(slow, "t", config={"clock": clock})
+        await scheduler.start("3", run_immediately=True)
+        await clock.aadvance(50)
         stats = await scheduler.get_stats()
         await scheduler.stop()
         return stats
 
     stats = run(main)
     assert peak == 1
-    assert stats["skipped_ticks"] >= 5
+    # Runs at 0, 21 and 42 (the first tick after each run); the ticks at 3..18, 24..39 and 45, 48
+    # fell during a run and were skipped.
+    assert starts == [0.0, 21.0, 42.0]
+    assert stats["skipped_ticks"] == 6 + 6 + 2 and stats["successful_executions"] == 2
 
 
 @pytest.mark.timeout(10)
 def test_run_now_runs_once_and_does_not_stack() -> None:
-    agent = Recorder(duration=0.2)
-
-    async def main() -> dict[str, Any]:
+    async def main() -> tuple[Gated, dict[str, Any]]:
+        agent = Gated()
         scheduler = AsyncAgentScheduler(agent, "t")
         assert await scheduler.run_now() is False  # not running
         await scheduler.start("600")
         assert await scheduler.run_now() is True
-        await wait_for(lambda: agent.calls)
+        await wait_for(lambda: agent.started == 1)
         await scheduler.run_now()  # in flight: counted, not stacked
-        await wait_for(lambda: scheduler._actor.snapshot()["successful_executions"] == 1)
+        assert (await scheduler.get_stats())["skipped_ticks"] == 1
+        agent.gate.set()
+        await wait_for(lambda: agent.finished == 1)
         stats = await scheduler.get_stats()
         await scheduler.stop()
-        return stats
+        return agent, stats
 
-    stats = run(main)
-    assert len(agent.calls) == 1
-    assert stats["skipped_ticks"] == 1
+    agent, stats = run(main)
+    assert agent.started == 1
+    assert stats["skipped_ticks"] == 1 and stats["successful_executions"] == 1
 
 
 @pytest.mark.timeout(10)
 def test_get_stats_is_answered_while_a_run_is_in_flight() -> None:
-    agent = Recorder(duration=2.0)
-
     async def main() -> None:
+        agent = Gated()  # the run lasts until the gate opens, which happens after the answer
         scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 0})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.calls)
-        t0 = time.monotonic()
+        await wait_for(lambda: agent.started == 1)
         stats = await scheduler.get_stats()
-        assert time.monotonic() - t0 < 0.2
+        assert agent.finished == 0
         assert stats["state"] == "running" and stats["total_attempts"] == 1
+        agent.gate.set()
         await scheduler.stop()
 
     run(main)
@@ -611,32 +687,34 @@ def test_raising_callbacks_are_logged_and_never_stop_the_schedule(caplog: pytest
 @pytest.mark.timeout(10)
 def test_runtime_seconds_is_frozen_at_stop() -> None:
     async def main() -> None:
-        scheduler = AsyncAgentScheduler(Recorder(), "t")
+        clock = VirtualClock()
+        scheduler = AsyncAgentScheduler(Recorder(clock=clock), "t", config={"clock": clock})
         await scheduler.start("60")
-        await asyncio.sleep(0.1)
+        await clock.aadvance(90)
+        assert (await scheduler.get_stats())["runtime_seconds"] == 90.0
         await scheduler.stop()
-        first = (await scheduler.get_stats())["runtime_seconds"]
-        await asyncio.sleep(0.1)
-        assert (await scheduler.get_stats())["runtime_seconds"] == first
-        assert 0.05 < first < 1.0
+        await clock.aadvance(600)
+        assert (await scheduler.get_stats())["runtime_seconds"] == 90.0
 
     run(main)
 
 
 @pytest.mark.timeout(10)
 def test_hourly_counts_from_start_and_at_hourly_aligns_to_the_clock() -> None:
-    async def main() -> tuple[dict[str, Any], dict[str, Any], float]:
-        interval = AsyncAgentScheduler(Recorder(), "t", config={"timezone": "UTC"})
-        aligned = AsyncAgentScheduler(Recorder(), "t", config={"timezone": "UTC"})
-        t0 = time.time()
+    clock = VirtualClock(datetime(2026, 1, 5, 10, 17, 30, tzinfo=UTC))
+    t0 = clock.now()
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any]]:
+        config = {"timezone": "UTC", "clock": clock}
+        interval = AsyncAgentScheduler(Recorder(), "t", config=config)
+        aligned = AsyncAgentScheduler(Recorder(), "t", config=config)
         await interval.start("hourly")
         await aligned.start("@hourly")
         stats = (await interval.get_stats(), await aligned.get_stats())
         await interval.stop()
         await aligned.stop()
-        return stats[0], stats[1], t0
+        return stats
 
-    hourly, at_hourly, t0 = run(main)
-    assert hourly["next_run_at"] == pytest.approx(t0 + 3600, abs=1)
-    assert at_hourly["next_run_at"] % 3600 == 0
-    assert t0 < at_hourly["next_run_at"] <= t0 + 3600
+    hourly, at_hourly = run(main)
+    assert hourly["next_run_at"] == t0 + 3600                                   # 11:17:30
+    assert at_hourly["next_run_at"] == datetime(2026, 1, 5, 11, tzinfo=UTC).timestamp()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
 from conftest import wait_until
 
 from actors import AgentScheduler, CancelToken
+from actors.testing import VirtualClock
 
 FAST_BACKOFF = {"initial": 0.01, "factor": 1.0, "cap": 0.01, "jitter": 0.0}
 
@@ -21,20 +21,32 @@ def library_threads() -> list[str]:
 
 @pytest.mark.timeout(10)
 def test_start_returns_at_once_and_stop_blocks_until_stopped() -> None:
-    calls: list[float] = []
+    started, gate = threading.Event(), threading.Event()
+    order: list[str] = []
+    released: list[bool] = []
 
     def agent(task: str) -> str:
-        calls.append(time.monotonic())
-        time.sleep(0.2)
+        started.set()
+        released.append(gate.wait(5))  # False if the gate stayed shut: someone waited for this run
+        order.append("run returned")
         return task
 
-    scheduler = AgentScheduler(agent, "t")
-    t0 = time.monotonic()
-    assert scheduler.start("60", run_immediately=True) is True
-    assert time.monotonic() - t0 < 0.2
+    scheduler = AgentScheduler(agent, "t", config={"stop_timeout": 30})
+    assert scheduler.start("60", run_immediately=True) is True  # returns with the gate still shut
     assert scheduler.start("60") is False
-    wait_until(lambda: calls)
-    assert scheduler.stop() is True
+    assert started.wait(5)
+
+    def stop() -> None:
+        order.append(f"stop returned {scheduler.stop()}")
+
+    stopper = threading.Thread(target=stop, name="test-stopper")
+    stopper.start()
+    wait_until(lambda: not scheduler.is_running)  # the stop is under way ...
+    assert stopper.is_alive() and order == []     # ... and waits for the run in flight
+    gate.set()
+    stopper.join(5)
+    assert released == [True]
+    assert order == ["run returned", "stop returned True"]
     stats = scheduler.get_stats()
     assert stats["successful_executions"] == 1 and stats["is_running"] is False
     assert library_threads() == []
@@ -53,17 +65,19 @@ def test_context_manager_stops_on_exit() -> None:
 
 @pytest.mark.timeout(10)
 def test_stop_timeout_argument_replaces_the_config() -> None:
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
+    returned: list[str] = []
 
     def stubborn(task: str) -> None:
-        release.wait(5)
+        started.set()
+        release.wait(5)  # shorter than the config's 30 s, far longer than the 0.1 s given to stop()
+        returned.append("returned")
 
     scheduler = AgentScheduler(stubborn, "t", config={"stop_timeout": 30})
     scheduler.start("60", run_immediately=True)
-    time.sleep(0.05)
-    t0 = time.monotonic()
+    assert started.wait(5)
     scheduler.stop(timeout=0.1)
-    assert time.monotonic() - t0 < 1.0
+    assert returned == []  # the stop gave up on the call while it was still blocked
     release.set()
     stats = scheduler.get_stats()
     assert stats["abandoned_runs"] == 1 and stats["cancelled_executions"] == 1
@@ -156,19 +170,23 @@ def test_retry_then_failure_with_sync_callbacks() -> None:
 @pytest.mark.timeout(10)
 def test_cooperative_agent_gets_the_token_and_stop_is_quick() -> None:
     started = threading.Event()
+    reasons: list[str | None] = []
+    clock = VirtualClock()
 
     def cooperative(task: str, *, cancel_token: CancelToken) -> None:
         started.set()
         while not cancel_token.wait(0.01):
             pass
+        reasons.append(cancel_token.reason)
 
-    scheduler = AgentScheduler(cooperative, "t")
+    scheduler = AgentScheduler(cooperative, "t", config={"clock": clock})  # stop_timeout: 10 s
     scheduler.start("60", run_immediately=True)
     assert started.wait(5)
-    t0 = time.monotonic()
     scheduler.stop()
-    assert time.monotonic() - t0 < 0.5
-    assert scheduler.get_stats()["cancelled_executions"] == 1
+    assert clock.monotonic() == 0.0  # the run ended on the token: no stop deadline had to pass
+    assert reasons == ["stop"]
+    stats = scheduler.get_stats()
+    assert stats["cancelled_executions"] == 1 and stats["abandoned_runs"] == 0
 
 
 @pytest.mark.timeout(10)

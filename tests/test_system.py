@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from conftest import run, wait_for, wait_until
 
 from actors import ActorSystem, AgentDeadError, AgentPool, AgentRef, GetStats, RunNow, Start, Stop
 from actors.agent_actor import InjectFault
+from actors.testing import VirtualClock
 
 
 def library_threads() -> list[str]:
@@ -56,23 +56,25 @@ def test_nothing_starts_before_the_first_spawn() -> None:
 @pytest.mark.timeout(10)
 def test_messages_answers_and_the_agent_lifecycle() -> None:
     agent = Counter()
-    with ActorSystem() as system:
+    clock = VirtualClock()
+    with ActorSystem(clock=clock) as system:
         ref = system.spawn(agent, task="news", name="news")
         assert isinstance(ref, AgentRef) and ref.name == "news" and system.get("news") is ref
-        assert ref.ask(Start("0.05", run_immediately=True), timeout=1.0) is True
-        assert ref.ask(Start("0.05"), timeout=1.0) is False
-        wait_until(lambda: agent.calls >= 2)
+        assert ref.ask(Start("5", run_immediately=True), timeout=1.0) is True
+        assert ref.ask(Start("5"), timeout=1.0) is False
+        clock.advance(5)
+        assert agent.calls == 2  # at once, then one interval later
         stats = ref.ask(GetStats(), timeout=1.0)
         assert stats["is_running"] and stats["name"] == "news" and stats["kind"] == "sync"
         final = ref.ask(Stop(), timeout=2.0)
         assert final["is_running"] is False and final["state"] == "stopped"
-        calls = agent.calls
-        time.sleep(0.15)
-        assert agent.calls == calls  # stopped: no more runs, but the agent is still there
+        clock.advance(60)
+        assert agent.calls == 2  # stopped: no more runs, but the agent is still there
         assert system.agents() == ["news"] and ref.is_alive
-        assert ref.ask(GetStats(), timeout=1.0)["successful_executions"] == calls
-        ref.tell(Start("0.05", run_immediately=True))  # a later Start runs it again
-        wait_until(lambda: agent.calls > calls)
+        assert ref.ask(GetStats(), timeout=1.0)["successful_executions"] == 2
+        ref.tell(Start("5", run_immediately=True))  # a later Start runs it again
+        clock.advance(0)
+        assert agent.calls == 3
     assert library_threads() == []
 
 
@@ -86,10 +88,8 @@ def test_tell_never_blocks_on_a_busy_agent() -> None:
     with ActorSystem() as system:
         ref = system.spawn(slow, "t", config={"stop_timeout": 0.1})
         ref.tell(Start("60", run_immediately=True))
-        t0 = time.monotonic()
-        for _ in range(100):
+        for _ in range(100):  # the run holds its gate shut until after these returned
             ref.tell(RunNow())
-        assert time.monotonic() - t0 < 0.5
         stats = ref.ask(GetStats(), timeout=1.0)  # answered while the run is in flight
         assert stats["state"] == "running" and stats["skipped_ticks"] == 100
         gate.set()
@@ -137,26 +137,24 @@ def test_dead_after_shutdown_tell_is_a_dead_letter_and_ask_raises(caplog: pytest
         ref.tell(RunNow())
         ref.tell(Start("1"))
     assert system.dead_letters == 2 and "dead letter" in caplog.text
-    t0 = time.monotonic()
-    with pytest.raises(AgentDeadError):
-        ref.ask(GetStats(), timeout=5.0)
-    assert time.monotonic() - t0 < 0.1
+    with pytest.raises(AgentDeadError):  # at once: not a TimeoutError after 60 s
+        ref.ask(GetStats(), timeout=60.0)
     assert ref.stats()["successful_executions"] >= 1  # last stats stay readable
     assert library_threads() == []
 
 
 @pytest.mark.timeout(10)
 def test_shutdown_stops_everything_and_returns_final_stats_quickly() -> None:
-    system = ActorSystem()
+    clock = VirtualClock()
+    system = ActorSystem(clock=clock)
     refs = [system.spawn(Counter(), "t") for _ in range(20)]
     for ref in refs:
-        ref.tell(Start("0.02", run_immediately=True))
-    time.sleep(0.1)
-    t0 = time.monotonic()
+        ref.tell(Start("2", run_immediately=True))
+    clock.advance(10)
     final = system.shutdown(timeout=5.0)
-    assert time.monotonic() - t0 < 2.0
+    assert clock.monotonic() == 10.0  # no agent needed its stop deadline to pass
     assert set(final) == {r.name for r in refs}
-    assert all(s["is_running"] is False for s in final.values())
+    assert all(s["is_running"] is False and s["successful_executions"] == 6 for s in final.values())
     assert library_threads() == []
     assert system.agents() == []
 
@@ -266,10 +264,12 @@ def test_supervision_restarts_a_crashed_actor_with_its_schedule_and_stats() -> N
 @pytest.mark.timeout(10)
 def test_supervision_gives_up_past_the_limit(caplog: pytest.LogCaptureFixture) -> None:
     agent = Counter()
-    with ActorSystem(config={"max_restarts": 2, "restart_window": 60}) as system:
+    clock = VirtualClock()
+    with ActorSystem(config={"max_restarts": 2, "restart_window": 60}, clock=clock) as system:
         ref = system.spawn(agent, "t", name="fragile")
-        ref.tell(Start("0.03", run_immediately=True))
-        wait_until(lambda: agent.calls >= 1)
+        ref.tell(Start("3", run_immediately=True))
+        clock.advance(0)
+        assert agent.calls == 1
         with caplog.at_level(logging.ERROR, logger="actors"):
             for i in range(3):
                 ref._binding.post(InjectFault(RuntimeError(f"crash {i}")))  # type: ignore[union-attr]
@@ -277,9 +277,8 @@ def test_supervision_gives_up_past_the_limit(caplog: pytest.LogCaptureFixture) -
         stats = ref.stats()
         assert stats["restarts"] == 2 and stats["is_running"] is False and stats["state"] == "stopped"
         assert "crash 2" in stats["last_error"] and "giving up" in caplog.text
-        calls = agent.calls
-        time.sleep(0.1)
-        assert agent.calls == calls
+        clock.advance(30)
+        assert agent.calls == 1  # dead: its schedule ended with it
         with pytest.raises(AgentDeadError):
             ref.ask(GetStats())
         ref.tell(RunNow())
@@ -300,22 +299,23 @@ def test_bad_system_config_is_a_value_error() -> None:
 def test_a_program_that_forgets_shutdown_still_exits_promptly() -> None:
     code = textwrap.dedent(
         """
-        import time
+        import threading
         from actors import ActorSystem, Start
+        stuck, ticked = threading.Event(), threading.Event()
         def slow(task):
-            time.sleep(30)
+            stuck.set()
+            threading.Event().wait()  # never returns: only an exit that does not wait can end
         system = ActorSystem()
         system.spawn(slow, "t").tell(Start("0.1", run_immediately=True))
-        system.spawn(lambda t: None, "t").tell(Start("0.1", run_immediately=True))
-        time.sleep(0.3)
+        system.spawn(lambda t: ticked.set(), "t").tell(Start("0.1", run_immediately=True))
+        assert stuck.wait(5) and ticked.wait(5)
         print("bye")
         """
     )
-    t0 = time.monotonic()
+    # The hang guard: a program that waited for the stuck run would never exit.
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=15)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "bye"
-    assert time.monotonic() - t0 < 5
 
 
 @pytest.mark.timeout(60)
@@ -331,33 +331,37 @@ def test_a_thousand_agents_each_run_twice_and_shut_down_fast() -> None:
                 counts[i] += 1
         return agent
 
-    system = ActorSystem()
+    clock = VirtualClock()
+    system = ActorSystem(clock=clock)
     refs = [system.spawn(make(i), "t") for i in range(1000)]
     for ref in refs:
-        ref.tell(Start("0.5"))
-    deadline = time.monotonic() + 10
-    while min(counts) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert min(counts) >= 2, f"{sum(c < 2 for c in counts)} agents ran fewer than twice"
-    t0 = time.monotonic()
-    system.shutdown(timeout=5.0)
-    assert time.monotonic() - t0 < 2.0
+        ref.tell(Start("30"))
+    clock.advance(60)
+    assert counts == [2] * 1000, f"{sum(c != 2 for c in counts)} agents did not run exactly twice"
+    final = system.shutdown(timeout=5.0)
+    assert clock.monotonic() == 60.0  # no agent needed its stop deadline to pass
+    assert len(final) == 1000 and not any(s["is_running"] for s in final.values())
     assert library_threads() == []
 
 
 @pytest.mark.timeout(10)
 def test_an_ask_that_timed_out_does_not_crash_the_agent_when_answered() -> None:
+    started, gate = threading.Event(), threading.Event()
+
     def slow(task: str) -> None:
-        time.sleep(0.3)
+        started.set()
+        gate.wait(5)
 
     async def main() -> None:
         async with ActorSystem(config={"max_restarts": 0}) as system:
-            ref = system.spawn(slow, "t", config={"stop_timeout": 1})
+            ref = system.spawn(slow, "t", config={"stop_timeout": 30})
             await ref.ask_async(Start("60", run_immediately=True))
-            await asyncio.sleep(0.05)
-            with pytest.raises(TimeoutError):
-                await ref.ask_async(Stop(), timeout=0.05)  # the answer comes later, to nobody
-            await asyncio.sleep(0.4)
+            await wait_for(started.is_set)
+            with pytest.raises(TimeoutError):  # the Stop waits for the run, held by the gate
+                await ref.ask_async(Stop(), timeout=0.05)
+            gate.set()  # the run ends, the Stop completes: its first answer goes to nobody
+            final = await ref.ask_async(Stop(), timeout=5.0)  # answered when that stop is done
+            assert final["state"] == "stopped" and final["successful_executions"] == 1
             assert ref.is_alive
             assert (await ref.ask_async(GetStats(), timeout=1.0))["restarts"] == 0
 
