@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -202,8 +201,14 @@ def test_graceful_shutdown_stops_every_agent_and_leaves_no_thread(logs: pytest.L
         cancel_token.wait(10)  # returns as soon as the agent is stopped
         return task
 
+    cancelled: list[str] = []
+
     async def slow_async(task: str) -> str:
-        await asyncio.sleep(30)
+        try:
+            await asyncio.Event().wait()  # never set: only the shutdown's cancel ends it
+        except asyncio.CancelledError:
+            cancelled.append(task)
+            raise
         return task
 
     system = ActorSystem()
@@ -220,8 +225,9 @@ def test_graceful_shutdown_stops_every_agent_and_leaves_no_thread(logs: pytest.L
     with serve(app) as client:
         wait_until(lambda: [s["state"] for s in client.get("/agents").json()] == ["running", "running", "stopped"])
         assert in_flight.is_set()
-        t0 = time.monotonic()
-    assert time.monotonic() - t0 < 3.0  # the async run got shutdown_timeout, then was cancelled
+    # The server stopped although the async run would never end: it got shutdown_timeout, then
+    # was cancelled (the sync run returned when its token was cancelled).
+    assert cancelled == ["t"]
     # The server is down: every agent is stopped and dead, the runs in flight were cancelled.
     assert system.agents() == []
     final = [ref.stats() for ref in refs]
