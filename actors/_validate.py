@@ -13,7 +13,7 @@ from typing import Any
 
 from actors.errors import ArgumentTypeError
 
-__all__ = ["check_int", "check_mapping", "check_optional_seconds", "check_seconds", "shown"]
+__all__ = ["check_int", "check_mapping", "check_name", "check_optional_seconds", "check_seconds", "shown"]
 
 _SHOWN_CHARS = 60  # keeps a message on one line even for 10**400 or a long string
 
@@ -62,4 +62,21 @@ def check_mapping(name: str, value: object) -> Mapping[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise ArgumentTypeError(f"{name} must be a dict, not {type(value).__name__}: {shown(value)}")
+    return value
+
+
+# Names show up in logs, stats, URLs (/agents/{name}) and the CLI's status line.
+_NAME_MAX = 200
+
+
+def check_name(what: str, value: object) -> str:
+    """An agent name: a non-empty printable str without surrounding whitespace, <= 200 chars."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{what} must be a str, not {type(value).__name__}: {shown(value)}")
+    if not value or not value.strip():
+        raise ValueError(f"{what} must not be empty or blank, got {shown(value)}")
+    if value != value.strip() or not value.isprintable():
+        raise ValueError(f"{what} must be printable, without surrounding whitespace, got {shown(value)}")
+    if len(value) > _NAME_MAX:
+        raise ValueError(f"{what} must be at most {_NAME_MAX} characters, got {len(value)}: {shown(value)}")
     return value

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["AgentCall", "Interrupted", "check_callbacks", "consume", "aconsume", "resolve_agent"]
+__all__ = ["AgentCall", "Interrupted", "check_binds", "check_callbacks", "consume", "aconsume", "resolve_agent"]
 
 _ASYNC_METHODS = ("astart", "arun")
 _SYNC_METHODS = ("start", "run")
@@ -26,7 +26,7 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return call is not None and (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call))
 
 
-def _check_binds(func: Callable[..., Any], label: str, what: str, shape: str, takes_token: bool) -> None:
+def check_binds(func: Callable[..., Any], label: str, what: str, shape: str, takes_token: bool) -> None:
     """``TypeError`` unless ``func(x)`` (and ``cancel_token=``) binds; no signature: trust it."""
     try:
         signature = inspect.signature(func)
@@ -56,7 +56,10 @@ def consume(items: Any, interrupted: Callable[[], bool]) -> list[Any]:
     for item in items:
         out.append(item)
         if interrupted():
-            items.close()
+            try:
+                items.close()
+            except RuntimeError:  # "generator ignored GeneratorExit": the stop wins all the same
+                pass
             raise Interrupted
     return out
 
@@ -113,7 +116,7 @@ def resolve_agent(agent: object, prefer_async: bool) -> AgentCall:
 
 def _call(func: Callable[..., Any], label: str) -> AgentCall:
     takes_token = _takes_token(func)
-    _check_binds(func, label, "agent", "f(task)", takes_token)
+    check_binds(func, label, "agent", "f(task)", takes_token)
     return AgentCall(func, _is_async(func), takes_token, label)
 
 
@@ -127,4 +130,4 @@ def check_callbacks(on_success: object, on_failure: object) -> None:
             raise TypeError(f"{label} must be callable or None, got {callback!r}")
         name = getattr(callback, "__qualname__", None) or type(callback).__name__
         arg = "result" if label == "on_success" else "error"
-        _check_binds(callback, name, label, f"{label}({arg})", takes_token=False)
+        check_binds(callback, name, label, f"{label}({arg})", takes_token=False)

@@ -214,7 +214,8 @@ class AgentActor:
 
     def snapshot(self) -> dict[str, Any]:
         """The public stats dict, with ``name``, ``kind`` and ``state``."""
-        stats = self.stats.snapshot(self.clock.monotonic(), self._running)
+        # A Start held behind a stop in progress has been told, in order: the schedule runs.
+        stats = self.stats.snapshot(self.clock.monotonic(), self._running or self._queued_start is not None)
         stats["name"] = self.name
         stats["kind"] = self.call.kind
         stats["state"] = self._state()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from actors._validate import shown
 from actors.errors import ArgumentTypeError
 
 __all__ = ["RetryPolicy", "backoff_delay"]
@@ -21,8 +22,11 @@ __all__ = ["RetryPolicy", "backoff_delay"]
 
 def _check(name: str, value: object, *, allow_inf: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentTypeError(f"{name} must be a number, not {type(value).__name__}: {value!r}")
-    value = float(value)
+        raise ArgumentTypeError(f"{name} must be a number, not {type(value).__name__}: {shown(value)}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range
+        raise ValueError(f"{name} must be finite, got {shown(value)}") from None
     if math.isnan(value) or (math.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if value < 0:
@@ -140,12 +144,10 @@ class RetryPolicy:
         if isinstance(values, RetryPolicy):
             return values
         if not isinstance(values, Mapping):
-            raise ValueError(f"backoff must be a dict with keys initial, factor, cap, jitter; got {values!r}")
+            raise ArgumentTypeError(f"config 'backoff' must be a dict with keys initial, factor, cap, jitter, "
+                                    f"not {type(values).__name__}: {shown(values)}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known, key=str)
         if unknown:
             raise ValueError(f"unknown backoff key(s) {unknown}; accepted: {sorted(known)}")
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ValueError(f"bad backoff value: {exc}") from None
+        return cls(**values)  # each value is checked there: ArgumentTypeError or ValueError

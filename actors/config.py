@@ -12,7 +12,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from actors._clock import REAL_CLOCK, Clock, check_clock
-from actors._validate import check_mapping, check_optional_seconds, check_seconds
+from actors._validate import check_mapping, check_name, check_optional_seconds, check_seconds, shown
 from actors.backoff import RetryPolicy
 from actors.errors import ArgumentTypeError
 
@@ -57,7 +57,9 @@ def resolve_timezone(value: object) -> tzinfo:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
-    raise ValueError(f"timezone must be an IANA name or a tzinfo, got {value!r}")
+    if isinstance(value, str):
+        raise ValueError("timezone must be an IANA name such as 'Europe/Berlin', got ''")
+    raise ArgumentTypeError(f"timezone must be an IANA name or a tzinfo, not {type(value).__name__}: {shown(value)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +85,8 @@ class SchedulerConfig:
         if unknown:
             raise ValueError(f"unknown config key(s) {unknown}; accepted: {list(CONFIG_KEYS)}")
         name = config.get("name")
-        if name is not None and not isinstance(name, str):
-            raise ArgumentTypeError(f"config 'name' must be a str, not {type(name).__name__}: {name!r}")
-        if name == "":
-            raise ValueError("config 'name' must be a non-empty str, got ''")
+        if name is not None:
+            check_name("config 'name'", name)
         stop_timeout = check_seconds("config 'stop_timeout'", config.get("stop_timeout", 10.0))
         return cls(
             timeout=check_optional_seconds("config 'timeout'", config.get("timeout"), allow_zero=False),

@@ -34,7 +34,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
 from actors._fastapi_models import AgentStats, ErrorBody, NoBody, Started, StartBody, ValidationErrorBody
-from actors.errors import AgentDeadError
+from actors._validate import check_seconds, shown
+from actors.agent import check_binds
+from actors.errors import AgentDeadError, ArgumentTypeError
 from actors.messages import GetStats, RunNow, Start, Stop
 from actors.ref import AgentRef, Message
 from actors.system import ActorSystem
@@ -65,8 +67,13 @@ def lifespan(
     ``system`` can serve again after a shutdown (a restarted server in the same process, on a
     new loop); ``on_startup`` then spawns its agents afresh.
     """
-    if isinstance(shutdown_timeout, bool) or not isinstance(shutdown_timeout, (int, float)) or not shutdown_timeout >= 0:
-        raise ValueError(f"shutdown_timeout must be a number of seconds >= 0, got {shutdown_timeout!r}")
+    _check_system(system)
+    shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout)
+    if on_startup is not None:
+        if not callable(on_startup):
+            raise ArgumentTypeError(f"on_startup must be callable or None, not {type(on_startup).__name__}")
+        check_binds(on_startup, getattr(on_startup, "__qualname__", type(on_startup).__name__), "on_startup",
+                    "on_startup(system)", takes_token=False)
 
     @asynccontextmanager
     async def run_system(app: Any) -> AsyncIterator[None]:
@@ -136,6 +143,7 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
             control API is never open by default.
         TypeError: ``token`` is not a str.
     """
+    _check_system(system)
     if token is None:
         token = os.environ.get(TOKEN_ENV)
     if token is not None and not isinstance(token, str):
@@ -220,6 +228,11 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
     return api
 
 
+def _check_system(system: object) -> None:
+    if not isinstance(system, ActorSystem):
+        raise ArgumentTypeError(f"system must be an ActorSystem, not {type(system).__name__}: {shown(system)}")
+
+
 async def _parse_body(request: Request, model: type[_M], if_empty: _M | None) -> _M:
     """Read and validate a JSON body; a 422 naming the problem (FastAPI's format) otherwise."""
     raw = await request.body()
@@ -243,10 +256,13 @@ async def _parse_body(request: Request, model: type[_M], if_empty: _M | None) ->
 
 
 def _json_safe(value: Any) -> Any:
-    """``value`` (parsed JSON) with its infinities as strings: ``1e400`` parses to ``inf``, which
-    the 422 answer echoes and JSON cannot carry (the answer would be a 500)."""
+    """``value`` (parsed JSON) as the 422 answer can echo it: infinities as strings (``1e400``
+    parses to ``inf``, which JSON cannot carry) and bytes that are not UTF-8 decoded leniently;
+    either would otherwise turn the 422 into a 500."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, bytes):  # a body that is not UTF-8: FastAPI would decode it strictly (a 500)
+        return value.decode("utf-8", "replace")
     if isinstance(value, list):
         return [_json_safe(item) for item in value]
     if isinstance(value, dict):

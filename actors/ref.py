@@ -118,9 +118,7 @@ class AgentRef:
         stall the very agent being asked.
         """
         timeout = check_optional_seconds("timeout", timeout)
-        binding = self._binding
-        if binding is not None and running_loop() is binding.loop:
-            raise RuntimeError("ref.ask() would block the event loop this agent runs on; use await ref.ask_async()")
+        self._refuse_blocking_its_loop("ref.ask()", "ref.ask_async()")
         future = self.ask_future(message)
         try:
             return future.result(timeout)
@@ -137,8 +135,13 @@ class AgentRef:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
         except TimeoutError:
             if future.done() and not future.cancelled():
-                raise
+                return future.result()  # answered as the wait ran out (or the answer is a TimeoutError)
             raise self._no_answer(message, timeout) from None
+
+    def _refuse_blocking_its_loop(self, what: str, instead: str) -> None:
+        binding = self._binding
+        if binding is not None and running_loop() is binding.loop:
+            raise RuntimeError(f"{what} would block the event loop this agent runs on; use await {instead}")
 
     def _no_answer(self, message: Message, timeout: float | None) -> TimeoutError:
         return TimeoutError(f"agent {self._name!r} did not answer {type(message).__name__} within {timeout}s")
@@ -207,6 +210,8 @@ class AgentPool:
     def ask(self, message: Message, timeout: float | None = None) -> dict[str, Any]:
         """Ask every member at once; return ``{name: answer}`` (an exception for a dead member)."""
         timeout = check_optional_seconds("timeout", timeout)
+        for ref in self._refs:
+            ref._refuse_blocking_its_loop("pool.ask()", "pool.ask_async()")
         futures = {ref.name: _future_or_error(ref, message) for ref in self._refs}
         concurrent.futures.wait(list(futures.values()), timeout)
         return {name: _answer(future) for name, future in futures.items()}

@@ -60,6 +60,8 @@ class Binding:
         self._lock = threading.Lock()
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
         self._torn_down: concurrent.futures.Future[None] | None = None
+        #: Done once every resource is given back: a start() that came during the stop waits on it.
+        self.finished: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     def _on_dead(self, actor: AgentActor) -> None:
         self.mailbox.close()
@@ -142,6 +144,7 @@ class Binding:
             self.loop_thread.release()
         assert self._torn_down is not None
         self._torn_down.set_result(None)
+        self.finished.set_result(None)
 
     def stop_sync(self, timeout: float | None) -> dict[str, Any]:
         """Stop and tear down from a thread that is not the agent's loop; return final stats."""
@@ -234,4 +237,5 @@ def release_many(bindings: list[Binding]) -> LoopDriver | None:
     for binding in bindings:
         assert binding._torn_down is not None
         binding._torn_down.set_result(None)
+        binding.finished.set_result(None)
     return first.driver if closing else None

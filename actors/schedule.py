@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from actors._validate import shown
 from actors.errors import ArgumentTypeError
 
 __all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "parse_schedule", "ACCEPTED_FORMS"]
@@ -45,8 +47,13 @@ _EVERY_RE: Final = re.compile(rf"every\s+(?:{_NUMBER}\s*)?([a-z]+)")
 _PLAIN_RE: Final = re.compile(r"[+]?(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
 
 
+# Below this an interval is not a schedule but a busy loop: 1e-300 "ran" 3,405 times a second
+# and counted a 300-digit number of skipped ticks. 1 ms is also asyncio's timer resolution.
+MIN_INTERVAL_S: Final = 0.001
+
+
 def _error(expr: object, reason: str) -> ValueError:
-    return ValueError(f"invalid schedule {expr!r}: {reason}. Accepted forms: {ACCEPTED_FORMS}")
+    return ValueError(f"invalid schedule {shown(expr)}: {reason}. Accepted forms: {ACCEPTED_FORMS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +140,18 @@ def _positive_seconds(expr: object, value: float) -> float:
         raise _error(expr, "the interval must be finite")
     if value <= 0:
         raise _error(expr, "the interval must be greater than zero")
+    if value < MIN_INTERVAL_S:
+        raise _error(expr, f"the interval must be at least {MIN_INTERVAL_S * 1000:g} ms")
     return value
 
 
-def parse_schedule(expr: str | int | float, timezone: tzinfo | None = None) -> Schedule:
+def parse_schedule(expr: str | int | float, timezone: tzinfo | str | None = None) -> Schedule:
     """Parse a schedule expression (the grammar is in the docs' Schedules page).
 
     Args:
         expr: ``"hourly"``, ``"@daily"``, ``"*/30m"``, ``"every 90s"``, ``"cron:30 2 * * *"``,
             or a number of seconds (``3600``, ``"0.25"``).
-        timezone: For cron forms only; None means the local zone.
+        timezone: For cron forms only: a tzinfo or an IANA name; None means the local zone.
 
     Returns:
         An [`IntervalSchedule`][actors.IntervalSchedule] or a
@@ -150,14 +159,22 @@ def parse_schedule(expr: str | int | float, timezone: tzinfo | None = None) -> S
 
     Raises:
         ValueError: Anything outside the grammar; a zero, negative, ``nan`` or ``inf``
-            interval; a cron expression cronsim rejects. The message names the expression
+            interval, or one below 1 ms; an unknown time zone; a cron expression cronsim rejects. The message names the expression
             and lists the accepted forms.
         ArgumentTypeError: A value that is neither a string nor a number. It is both a
             ``TypeError`` and a ``ValueError``.
     """
+    if isinstance(timezone, str):
+        try:
+            timezone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {shown(timezone)} (use an IANA name such as 'Europe/Berlin')") from None
+    elif timezone is not None and not isinstance(timezone, tzinfo):
+        raise ArgumentTypeError(f"timezone must be an IANA name, a tzinfo or None, not {type(timezone).__name__}: "
+                                f"{shown(timezone)}")
     if isinstance(expr, bool) or not isinstance(expr, (str, int, float)):
         raise ArgumentTypeError(
-            f"invalid schedule {expr!r}: must be a str (or a number of seconds), not {type(expr).__name__}. "
+            f"invalid schedule {shown(expr)}: must be a str (or a number of seconds), not {type(expr).__name__}. "
             f"Accepted forms: {ACCEPTED_FORMS}"
         )
     if not isinstance(expr, str):

@@ -124,16 +124,23 @@ class AsyncAgentScheduler(_SchedulerBase):
     async def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
         """Start the schedule; ``False`` if already running. Never waits for the agent.
 
+        If another caller's ``stop()`` is still in progress, this waits for it to finish and
+        then starts (calls take effect in order); from the agent's own run it answers ``False``.
+
         Raises ``ValueError`` for a bad expression or ``max_retries < 1``.
         """
         message = self._start_message(schedule_expr, max_retries, run_immediately)
-        with self._lock:
-            old = self._binding
-            if old is not None:
-                if not old.loop.is_closed():
+        while True:
+            with self._lock:
+                old = self._binding
+                if old is not None and old.loop_closed and not old.finished.done():
+                    old.abandon()  # its loop ended without a stop: start afresh on this one
+                if old is None or old.finished.done():
+                    binding = self._binding = Binding(self._actor, LoopDriver.acquire(), None)
+                    break
+                if not old.stop_requested or inside_agent.get() is self._actor:
                     return False
-                old.abandon()  # its loop ended without a stop: start afresh on this one
-            binding = self._binding = Binding(self._actor, LoopDriver.acquire(), None)
+            await asyncio.wrap_future(old.finished)  # a stop in progress: start after it, in order
         binding.post(message, urgent=True)
         return True
 
@@ -162,6 +169,10 @@ class AsyncAgentScheduler(_SchedulerBase):
     async def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""
         binding = self._binding
+        if binding is not None and binding.loop_closed and not binding.finished.done():
+            binding.request_stop(None)  # its loop is gone: settle it as stopped now (logged once)
+            self._forget(binding)
+            return self._actor.snapshot()
         future = binding.ask_stats() if binding is not None else None
         if future is None:
             return self._actor.snapshot()
@@ -202,12 +213,27 @@ class AgentScheduler(_SchedulerBase):
     def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
         """Start the schedule; ``False`` if already running. Never waits for the agent.
 
+        If another caller's ``stop()`` is still in progress, this waits for it to finish and
+        then starts (calls take effect in order); from the agent's own run it answers ``False``.
+
         Raises ``ValueError`` for a bad expression or ``max_retries < 1``.
         """
         message = self._start_message(schedule_expr, max_retries, run_immediately)
+        while True:
+            with self._lock:
+                old = self._binding
+                if old is None or old.finished.done():
+                    break
+                if not old.stop_requested or inside_agent.get() is self._actor:
+                    return False
+            # A stop in progress (another thread's stop()): start after it, in order.
+            try:
+                old.finished.result(old.stop_wait_budget(None) + _STATS_WAIT_S)
+            except TimeoutError:
+                raise TimeoutError(f"agent {self.name!r}: the stop in progress did not finish; not started") from None
         with self._lock:
-            if self._binding is not None:
-                return False
+            if self._binding is not None and not self._binding.finished.done():
+                return False  # another thread started it meanwhile
             loop_thread = LoopThread.shared()
             loop = loop_thread.acquire()
             try:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from actors._clock import REAL_CLOCK, Clock, check_clock
-from actors._validate import check_int, check_mapping, check_seconds
+from actors._validate import check_int, check_mapping, check_name, check_seconds, shown
 from actors.agent import AgentCall, check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
@@ -73,6 +73,7 @@ class ActorSystem:
         self._loop_thread: LoopThread | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._seq = itertools.count(1)
+        self._closing = 0  # shutdowns in progress
 
     def __repr__(self) -> str:
         mode = "async" if self._async_loop is not None else "sync"
@@ -86,6 +87,8 @@ class ActorSystem:
 
     def get(self, name: str) -> AgentRef | None:
         """The agent named ``name``, or None."""
+        if not isinstance(name, str):
+            raise ArgumentTypeError(f"name must be a str, not {type(name).__name__}: {shown(name)}")
         return self._refs.get(name)
 
     def agents(self) -> list[str]:
@@ -121,6 +124,8 @@ class ActorSystem:
         call = resolve_agent(agent, prefer_async=self._async_loop is not None)
         check_callbacks(on_success, on_failure)
         with self._lock:
+            if self._closing:
+                raise RuntimeError("the system is shutting down: spawn again once shutdown() has returned")
             name = self._claim_name(name if name is not None else cfg.name, call)
             driver = self._runtime()
             loop_thread = self._loop_thread
@@ -142,6 +147,8 @@ class ActorSystem:
         on_failure: Callable[..., Any] | None = None,
     ) -> AgentPool:
         """Spawn every agent (sync and async may mix) with generated names; return the pool."""
+        if isinstance(agents, (str, bytes)) or not isinstance(agents, Iterable):
+            raise ArgumentTypeError(f"agents must be an iterable of agents, not {type(agents).__name__}: {shown(agents)}")
         agents = list(agents)
         if config is not None and "name" in config:
             raise ValueError("pool members get generated names; drop 'name' from the config")
@@ -156,10 +163,7 @@ class ActorSystem:
                 name = f"{base}-{next(self._seq)}"
                 if name not in self._refs:
                     return name
-        if not isinstance(name, str):
-            raise ArgumentTypeError(f"agent name must be a str, not {type(name).__name__}: {name!r}")
-        if not name:
-            raise ValueError("agent name must be a non-empty str, got ''")
+        check_name("agent name", name)
         if name in self._refs:
             raise ValueError(f"an agent named {name!r} already exists in this system")
         return name
@@ -194,6 +198,7 @@ class ActorSystem:
     def _begin_shutdown(self, timeout: float) -> list[tuple[str, Binding, concurrent.futures.Future[Any]]]:
         timeout = check_seconds("timeout", timeout)
         with self._lock:
+            self._closing += 1  # a spawn racing the shutdown must not outlive it
             refs, self._refs = self._refs, {}
         stopping = []
         with Dispatcher.shared().doorbells_held():
@@ -232,34 +237,45 @@ class ActorSystem:
         if self._async_loop is not None and running_loop() is self._async_loop:
             raise RuntimeError("shutdown() would block the loop the agents run on; use await system.ashutdown()")
         stopping = self._begin_shutdown(timeout)
-        futures = [f for _, _, f in stopping]
-        if self._clock.virtual:  # the stop deadlines are virtual: let that time pass
-            self._clock.run_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
-        concurrent.futures.wait(futures, timeout + _SHUTDOWN_SLACK_S)
-        final = self._collect(stopping)
-        self._release_bindings(stopping)
-        driver, loop_thread = self._detach_runtime()
-        if driver is not None and driver.release() and not driver.loop.is_closed():
-            asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop).result(_SHUTDOWN_SLACK_S)
-        if loop_thread is not None:
-            loop_thread.release()
+        try:
+            futures = [f for _, _, f in stopping]
+            if self._clock.virtual:  # the stop deadlines are virtual: let that time pass
+                self._clock.run_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
+            concurrent.futures.wait(futures, timeout + _SHUTDOWN_SLACK_S)
+            final = self._collect(stopping)
+            self._release_bindings(stopping)
+            driver, loop_thread = self._detach_runtime()
+            if driver is not None and driver.release() and not driver.loop.is_closed():
+                asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop).result(_SHUTDOWN_SLACK_S)
+            if loop_thread is not None:
+                loop_thread.release()
+        finally:
+            self._end_shutdown()
         return final
+
+    def _end_shutdown(self) -> None:
+        with self._lock:
+            self._closing -= 1
 
     async def ashutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
         """[`shutdown`][actors.ActorSystem.shutdown] for asyncio callers (any loop)."""
         stopping = self._begin_shutdown(timeout)
-        if stopping and self._clock.virtual:
-            futures = [f for _, _, f in stopping]
-            await self._clock.arun_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
-        if stopping:
-            await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping], timeout=timeout + _SHUTDOWN_SLACK_S)
-        final = self._collect(stopping)
-        self._release_bindings(stopping)
-        driver, loop_thread = self._detach_runtime()
-        if driver is not None and driver.release() and not driver.loop.is_closed():
-            await close_driver(driver)
-        if loop_thread is not None:
-            loop_thread.release()
+        try:
+            if stopping and self._clock.virtual:
+                futures = [f for _, _, f in stopping]
+                await self._clock.arun_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
+            if stopping:
+                await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping],
+                                   timeout=timeout + _SHUTDOWN_SLACK_S)
+            final = self._collect(stopping)
+            self._release_bindings(stopping)
+            driver, loop_thread = self._detach_runtime()
+            if driver is not None and driver.release() and not driver.loop.is_closed():
+                await close_driver(driver)
+            if loop_thread is not None:
+                loop_thread.release()
+        finally:
+            self._end_shutdown()
         return final
 
     def __enter__(self) -> ActorSystem:

@@ -9,11 +9,16 @@ loop, so no asyncio primitive is bound to a loop other than the one awaiting.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
+from bridge.errors import ArgumentTypeError, check_wait
+
 __all__ = ["CancelToken"]
+
+log = logging.getLogger("bridge")
 
 _LOCK = threading.Lock()
 
@@ -66,8 +71,11 @@ class CancelToken:
             reason: Kept in [`reason`][bridge.CancelToken.reason] for whoever wakes up.
 
         Returns:
-            True if this call cancelled the token, False if it was already cancelled.
+            True if this call cancelled the token, False if it was already cancelled. Every
+            callback runs; one that raises is logged and does not stop the others.
         """
+        if reason is not None and not isinstance(reason, str):
+            raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}: {reason!r}")
         with _LOCK:
             if self._cancelled:
                 return False
@@ -78,7 +86,7 @@ class CancelToken:
             callbacks = list(self._callbacks.values()) if self._callbacks else []
             self._callbacks = None
         for callback in callbacks:
-            callback()
+            _run(callback)
         return True
 
     def add_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
@@ -90,6 +98,8 @@ class CancelToken:
         Returns:
             A function that unregisters the callback (a no-op once it ran).
         """
+        if not callable(callback):
+            raise ArgumentTypeError(f"callback must be callable, not {type(callback).__name__}: {callback!r}")
         with _LOCK:
             if not self._cancelled:
                 if self._callbacks is None:
@@ -99,7 +109,7 @@ class CancelToken:
                     key += 1
                 self._callbacks[key] = callback
                 return lambda: self._unregister(key)
-        callback()
+        _run(callback)
         return lambda: None
 
     def _unregister(self, key: int) -> None:
@@ -127,6 +137,7 @@ class CancelToken:
         Returns:
             True if cancelled, so ``if token.wait(5): return`` doubles as an interruptible sleep.
         """
+        timeout = check_wait("timeout", timeout, allow_none=True)
         if self._cancelled:
             return True
         with _LOCK:
@@ -146,6 +157,7 @@ class CancelToken:
         Returns:
             True if cancelled.
         """
+        timeout = check_wait("timeout", timeout, allow_none=True)
         if self._cancelled:
             return True
         loop = asyncio.get_running_loop()
@@ -172,7 +184,7 @@ class CancelToken:
         Returns:
             True if cancelled (the sleep ended early or never began).
         """
-        return await self.wait_async(max(0.0, seconds))
+        return await self.wait_async(check_wait("seconds", seconds, allow_none=False))
 
     def __await__(self) -> Generator[Any, None, bool]:
         return self.wait_async().__await__()
@@ -191,6 +203,14 @@ class _ChildToken(CancelToken):
     def detach(self) -> None:
         """Stop following the parent (the child keeps its own state)."""
         self._detach()
+
+
+def _run(callback: Callable[[], None]) -> None:
+    """Run a cancel callback; its error is logged, never raised into the canceller (a stop)."""
+    try:
+        callback()
+    except BaseException:  # noqa: BLE001 - a user's clean-up hook must not crash the runtime
+        log.exception("cancel callback %r raised", callback)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

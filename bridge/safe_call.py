@@ -45,11 +45,6 @@ def _run_to_completion(awaitable: Awaitable[Any]) -> None:
         raise error[0]
 
 
-# What a callback raises is logged and swallowed, except these, which keep their meaning for
-# the calling program (Ctrl-C, sys.exit); the runtime catches them itself around its callbacks.
-_PASS_THROUGH = (KeyboardInterrupt, SystemExit)
-
-
 def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
     """Call ``cb(*args)`` from sync code; never raise.
 
@@ -61,9 +56,8 @@ def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
         *args: Passed to ``cb``.
 
     Returns:
-        False if ``cb`` raised (the exception is logged with its traceback under the
-        ``actors`` logger), True otherwise. ``KeyboardInterrupt`` and ``SystemExit``
-        propagate: they belong to the calling program.
+        False if ``cb`` raised anything, ``BaseException``s included (logged with its
+        traceback under the ``actors`` logger), True otherwise.
     """
     if cb is None:
         return True
@@ -72,9 +66,7 @@ def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
         if inspect.isawaitable(result):
             _run_to_completion(result)
         return True
-    except _PASS_THROUGH:
-        raise
-    except BaseException:  # noqa: BLE001 - a custom BaseException is still the callback's error
+    except BaseException:  # noqa: BLE001 - "never raises": even a KeyboardInterrupt from the callback
         log.exception("callback %s raised", _name(cb))
         return False
 
@@ -100,8 +92,12 @@ async def asafe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
         if inspect.isawaitable(result):
             await result
         return True
-    except (*_PASS_THROUGH, asyncio.CancelledError):
-        raise
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the caller is being cancelled: that must get through
+        log.exception("callback %s raised CancelledError", _name(cb))
+        return False
     except BaseException:  # noqa: BLE001 - see safe_call
         log.exception("callback %s raised", _name(cb))
         return False

@@ -164,3 +164,24 @@ def test_a_stop_ends_a_sync_generator_between_two_items() -> None:
     assert closed.is_set()
     assert final["cancelled_executions"] == 1 and final["successful_executions"] == 0
     assert final["abandoned_runs"] == 0
+
+
+@pytest.mark.timeout(10)
+def test_a_generator_that_ignores_close_is_still_cancelled_by_a_stop() -> None:
+    produced = threading.Event()
+
+    def stubborn(task: str) -> Iterator[str]:
+        try:
+            while True:
+                produced.set()
+                yield "token"
+        except GeneratorExit:
+            yield "bye"
+
+    failures: list[BaseException] = []
+    scheduler = AgentScheduler(stubborn, "t", on_failure=failures.append)
+    scheduler.start("hourly", max_retries=1, run_immediately=True)
+    assert produced.wait(5)
+    scheduler.stop()
+    stats = scheduler.get_stats()
+    assert failures == [] and stats["cancelled_executions"] == 1 and stats["failed_executions"] == 0

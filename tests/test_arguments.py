@@ -159,3 +159,61 @@ def test_pool_astats_never_blocks_the_loop() -> None:
 
     stats = run(main)
     assert stats["total"]["agents"] == 2 and stats["dead"]["total"]["agents"] == 1
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("call", [
+    lambda: __import__("actors").backoff_delay(1, initial=10**400, factor=2, cap=10, jitter=0),
+    lambda: __import__("actors").RetryPolicy(factor=10**400),
+    lambda: AgentScheduler(lambda task: task, "t", config={"backoff": {"cap": 10**400}}),
+    lambda: AgentScheduler(lambda task: task, "t", config={"backoff": 5}),
+    lambda: AgentScheduler(lambda task: task, "t", config={"backoff": {"initial": "1"}}),
+    lambda: AgentScheduler(lambda task: task, "t", config={"timezone": 1}),
+    lambda: ActorSystem().pool(None, task="t"),  # type: ignore[arg-type]
+    lambda: ActorSystem().get(1),  # type: ignore[arg-type]
+], ids=["overflow", "policy-overflow", "config-overflow", "backoff-int", "backoff-str", "timezone-int",
+        "pool-none", "get-int"])
+def test_more_bad_values_raise_value_or_type_errors(call: Any) -> None:
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert not isinstance(info.value, OverflowError)
+    _one_line(info.value)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("name", [" ", "a\nb", " padded", "x" * 201])
+def test_blank_or_unprintable_names(name: str) -> None:
+    with ActorSystem() as system, pytest.raises(ValueError, match="name"):
+        system.spawn(lambda task: task, task="t", name=name)
+    with pytest.raises(ValueError, match="name"):
+        AgentScheduler(lambda task: task, "t", config={"name": name})
+
+
+@pytest.mark.timeout(30)
+def test_ask_async_with_no_time_always_says_what_it_waited_for() -> None:
+    async def main() -> None:
+        async with ActorSystem() as system:
+            ref = system.spawn(lambda task: task, task="t", name="news")
+            for _ in range(100):
+                try:
+                    await ref.ask_async(GetStats(), timeout=0)
+                except TimeoutError as exc:
+                    assert "'news'" in str(exc) and "GetStats" in str(exc)
+
+    run(main)
+
+
+@pytest.mark.timeout(10)
+def test_fastapi_helpers_check_their_arguments() -> None:
+    pytest.importorskip("fastapi")
+    from actors.fastapi import lifespan, router
+
+    system = ActorSystem()
+    for call, needle in [(lambda: router(None, token="x"), "ActorSystem"),  # type: ignore[arg-type]
+                         (lambda: lifespan(None), "ActorSystem"),  # type: ignore[arg-type]
+                         (lambda: lifespan(system, on_startup=1), "on_startup"),  # type: ignore[arg-type]
+                         (lambda: lifespan(system, on_startup=lambda: None), "on_startup(system)"),
+                         (lambda: lifespan(system, shutdown_timeout="1"), "shutdown_timeout"),  # type: ignore[arg-type]
+                         (lambda: lifespan(system, shutdown_timeout=True), "shutdown_timeout")]:
+        with pytest.raises((TypeError, ValueError), match=needle.replace("(", r"\(").replace(")", r"\)")):
+            call()

@@ -332,6 +332,8 @@ JSON = "application/json"
 # route: each is wrong for the route it names ("*": for every route).
 BAD_BODIES: list[tuple[bytes, str | None, dict[str, tuple[list[Any], str]]]] = [
     (b"not json", JSON, {"*": (["body"], "Invalid JSON")}),
+    (b"\xff\xfe", JSON, {"*": (["body"], "Invalid JSON")}),           # not even UTF-8
+    (b'{"schedule": "\xff"}', JSON, {"*": (["body"], "Invalid JSON")}),
     (b'{"schedule": ', JSON, {"*": (["body"], "Invalid JSON")}),
     (b"[]", JSON, {"*": (["body"], "should be an object")}),
     (b'["every 5s"]', JSON, {"*": (["body"], "should be an object")}),
@@ -352,6 +354,7 @@ BAD_BODIES: list[tuple[bytes, str | None, dict[str, tuple[list[Any], str]]]] = [
         "start": (["body", "max_retries"], "max_retries must be >= 1")}),
     (b'{"schedule": 1e400}', JSON, {"start": (["body", "schedule"], "valid string")}),
     (b'{"schedule": "1e400"}', JSON, {"start": (["body", "schedule"], "must be finite")}),
+    (b'{"schedule": "0.0001"}', JSON, {"start": (["body", "schedule"], "at least 1 ms")}),
     (b'{"schedule": "60", "run_immediately": 1}', JSON, {"start": (["body", "run_immediately"], "valid boolean")}),
     (b'{"task": "other"}', JSON, {"run": (["body", "task"], "Extra inputs"), "stop": (["body", "task"], "Extra inputs")}),
 ]

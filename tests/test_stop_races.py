@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import run
+from conftest import run, wait_until
 
 from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, GetStats, Start, Stop
 
@@ -129,6 +129,7 @@ def test_a_loop_that_closed_under_a_started_scheduler_stops_at_once(caplog: pyte
     with caplog.at_level(logging.WARNING, logger="actors"):
         assert asyncio.run(asyncio.wait_for(scheduler.stop(), 3)) is True
         assert asyncio.run(asyncio.wait_for(scheduler.stop(), 3)) is True   # idempotent
+    assert asyncio.run(scheduler.get_stats())["is_running"] is False
     warnings = [r for r in caplog.records if "loop" in r.getMessage() and r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
     assert scheduler.is_running is False
@@ -150,9 +151,10 @@ def test_stats_of_a_scheduler_whose_loop_closed_answer_at_once() -> None:
         return None
 
     scheduler = AsyncAgentScheduler(agent, "t")
-    asyncio.run(scheduler.start("3600"))
+    asyncio.run(scheduler.start("0.05", run_immediately=True))
     stats = asyncio.run(asyncio.wait_for(scheduler.get_stats(), 3))
-    assert stats["name"]
+    assert stats["name"] and stats["is_running"] is False and stats["state"] == "stopped"
+    assert scheduler.is_running is False
     assert asyncio.run(asyncio.wait_for(scheduler.run_now(), 3)) is False
     asyncio.run(scheduler.stop())
 
@@ -178,3 +180,109 @@ def test_stats_read_while_the_system_shuts_down_are_always_whole() -> None:
         thread.join(5)
         assert seen and all(s.get("name") in {r.name for r in refs} for s in seen)
         assert all(ref.stats()["is_running"] is False for ref in refs)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_start_during_another_callers_stop_starts_after_it(kind: str) -> None:
+    gate = Gate()
+    if kind == "sync":
+        scheduler = AgentScheduler(gate, "t", config={"stop_timeout": 5})
+        scheduler.start("hourly", run_immediately=True)
+        assert gate.entered.wait(5)
+        stopper = threading.Thread(target=scheduler.stop)
+        stopper.start()
+        wait_until(lambda: not scheduler.is_running)   # the stop is under way, the run still in flight
+        threading.Timer(0.05, gate.release.set).start()
+        assert scheduler.start("hourly", run_immediately=True) is True   # waited for the stop
+        stopper.join(5)
+        assert scheduler.is_running and scheduler.get_stats()["is_running"] is True
+        assert scheduler.stop()
+        assert gate.calls == 2
+        return
+
+    async def main() -> int:
+        calls: list[int] = []
+        entered = asyncio.Event()
+        release = asyncio.Event()
+
+        async def agent(task: str) -> None:
+            calls.append(1)
+            entered.set()
+            await release.wait()
+
+        scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 5})
+        await scheduler.start("hourly", run_immediately=True)
+        await entered.wait()
+        stopping = asyncio.create_task(scheduler.stop())
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().call_later(0.05, release.set)
+        assert await scheduler.start("hourly", run_immediately=True) is True
+        await stopping
+        assert scheduler.is_running
+        while len(calls) < 2:
+            await asyncio.sleep(0.005)
+        await scheduler.stop()
+        return len(calls)
+
+    assert run(main) == 2
+
+
+@pytest.mark.timeout(20)
+def test_pool_ask_from_the_loop_its_agents_run_on_refuses_to_block_it() -> None:
+    async def agent(task: str) -> None:
+        return None
+
+    async def main() -> None:
+        async with ActorSystem() as system:
+            pool = system.pool([agent], task="t")
+            await pool.ask_async(Start("hourly"))
+            with pytest.raises(RuntimeError, match="ask_async"):
+                pool.ask(Stop())
+            with pytest.raises(RuntimeError, match="ask_async"):
+                pool.stats()
+
+    run(main)
+
+
+@pytest.mark.timeout(30)
+def test_spawn_racing_shutdown_never_outlives_it() -> None:
+    for _ in range(20):
+        system = ActorSystem()
+        system.spawn(lambda task: task, task="t", name="first")
+        during: list[Any] = []          # refs whose spawn returned before shutdown() did
+        go, returned = threading.Event(), threading.Event()
+
+        def spawner() -> None:
+            go.wait(5)
+            for i in range(200):
+                try:
+                    ref = system.spawn(lambda task: task, task="t", name=f"late-{i}")
+                except RuntimeError as exc:
+                    assert "shutting down" in str(exc)
+                    continue
+                if returned.is_set():
+                    return
+                during.append(ref)
+
+        thread = threading.Thread(target=spawner)
+        thread.start()
+        go.set()
+        system.shutdown()
+        returned.set()
+        assert all(not ref.is_alive for ref in during), [r.name for r in during if r.is_alive]
+        thread.join(5)
+        system.shutdown()          # whatever was spawned after the first shutdown returned
+
+
+@pytest.mark.timeout(20)
+def test_stats_after_a_held_start_say_it_runs() -> None:
+    gate = Gate()
+    with ActorSystem() as system:
+        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
+        ref.ask(Start("3600", run_immediately=True), timeout=2)
+        assert gate.entered.wait(5)
+        ref.tell(Stop())
+        ref.tell(Start("3600"))
+        assert ref.ask(GetStats(), timeout=2)["is_running"] is True   # the Start came before
+        gate.release.set()
