@@ -11,13 +11,18 @@ everything a timer started has settled.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import enum
+import threading
 import time
+from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors.errors import ArgumentTypeError
+from bridge import CancelToken
 
-__all__ = ["Clock", "REAL_CLOCK", "Timer", "Unit", "check_clock", "tracked"]
+__all__ = ["Clock", "REAL_CLOCK", "RunContext", "Timer", "Unit", "check_clock", "current_run", "tracked"]
 
 
 class Timer(Protocol):
@@ -82,24 +87,82 @@ def check_clock(clock: object) -> Clock:
     return clock
 
 
-class Unit:
-    """One busy unit of work on a virtual clock (a run, a callback), given back exactly once:
-    by the run when it reports, or by the runtime when it abandons the run."""
+class _UnitState(enum.Enum):
+    HELD = "held"            # counted busy
+    SUSPENDED = "suspended"  # asleep on the virtual clock: not counted
+    RELEASED = "released"    # the run ended or was abandoned: never counted again
 
-    __slots__ = ("_clock", "_held")
+
+class Unit:
+    """One busy unit of work on a virtual clock (a run, a callback).
+
+    Held while the work runs; suspended while a run sleeps on the clock (so time may move on)
+    and resumed by whatever wakes it, *before* the sleeper runs again; released exactly once,
+    by the run when it reports or by the runtime when it abandons the run. A released unit
+    never counts again, so an abandoned run that keeps sleeping cannot hold the clock.
+    """
+
+    __slots__ = ("_clock", "_state", "_lock", "_on_release")
 
     def __init__(self, clock: Clock) -> None:
         clock.enter()
         self._clock = clock
-        self._held = [True]
+        self._state = _UnitState.HELD
+        self._lock = threading.Lock()
+        self._on_release: list[Callable[[], None]] | None = None
+
+    @property
+    def released(self) -> bool:
+        """True once the run ended or was abandoned."""
+        return self._state is _UnitState.RELEASED
+
+    def on_release(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` when the unit is released (at once if it is): wakes an abandoned sleeper."""
+        with self._lock:
+            if self._state is not _UnitState.RELEASED:
+                if self._on_release is None:
+                    self._on_release = []
+                self._on_release.append(fn)
+                return
+        fn()
 
     def release(self) -> None:
-        """End the unit; later calls do nothing (list.pop is atomic, so two threads can race)."""
-        try:
-            self._held.pop()
-        except IndexError:
-            return
+        """End the unit; later calls do nothing."""
+        with self._lock:
+            held, self._state = self._state is _UnitState.HELD, _UnitState.RELEASED
+            waiters, self._on_release = self._on_release, None
+        if held:
+            self._clock.exit()
+        for fn in waiters or ():
+            fn()
+
+    def suspend(self) -> None:
+        """The run sleeps on the clock: it no longer holds time back."""
+        with self._lock:
+            if self._state is not _UnitState.HELD:
+                return
+            self._state = _UnitState.SUSPENDED
         self._clock.exit()
+
+    def resume(self) -> None:
+        """The run is about to wake: busy again (a no-op unless suspended)."""
+        with self._lock:
+            if self._state is not _UnitState.SUSPENDED:
+                return
+            self._state = _UnitState.HELD
+            self._clock.enter()  # under the lock: a release racing this sees HELD and exits it
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a run's own code can reach on the clock: its unit and the token a stop cancels."""
+
+    unit: Unit
+    token: CancelToken
+
+
+#: Set inside each attempt on a virtual clock (the thread's or the task's context).
+current_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("actorsched_run", default=None)
 
 
 def tracked(clock: Clock, fn: Callable[..., None], args: tuple[Any, ...]) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors._clock import Unit, tracked
+from actors._clock import RunContext, Unit, current_run, tracked
 from actors.agent import AgentCall, Interrupted, _is_async, aconsume, consume
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
@@ -351,6 +351,8 @@ class AgentActor:
             ex.token = kwargs["cancel_token"] = self._run_token.child()
         self.stats.attempt_started(attempt == 1, self.clock.now(), lateness)
         unit = ex.unit = Unit(self.clock) if self.clock.virtual else None
+        run_token = self._run_token
+        context = None if unit is None else RunContext(unit, run_token)  # for clock.sleep() in the run
         if call.is_async:
 
             def done(outcome: str, value: Any) -> None:
@@ -360,6 +362,7 @@ class AgentActor:
 
             async def attempt_async() -> Any:
                 inside_agent.set(self)  # the task runs in its own copy of the context
+                current_run.set(context)
                 value = call.func(task, **kwargs)
                 if inspect.isasyncgen(value):
                     return await aconsume(value)
@@ -374,10 +377,9 @@ class AgentActor:
             log.debug("agent %s: attempt %d of run %d dispatched to the loop", self.name, attempt, run_id)
             return
 
-        run_token = self._run_token
-
         def run_sync() -> None:
             marker = inside_agent.set(self)
+            run_marker = current_run.set(context)
             try:
                 value = call.func(task, **kwargs)
                 if inspect.isgenerator(value):  # a stop ends it between two items
@@ -394,6 +396,7 @@ class AgentActor:
                 self._send(_AttemptDone(run_id, attempt, "ok", value))
             finally:
                 inside_agent.reset(marker)
+                current_run.reset(run_marker)
                 if unit is not None:
                     unit.release()
 

@@ -30,39 +30,34 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from actors._clock import Clock
+from actors._clock import Clock, RunContext, Unit, current_run
 from actors._validate import check_seconds
-from bridge import CancelToken
 
 __all__ = ["VirtualClock"]
-
-
-def _run_token() -> CancelToken | None:
-    """The stop token of the run calling us, or None outside a run."""
-    from actors.agent_actor import inside_agent  # the runtime imports only this module's base
-
-    actor = inside_agent.get()
-    return None if actor is None else actor.run_token
 
 # How long, in real time, advance() waits for runs to settle before it says which are stuck:
 # an agent that waits on real time (time.sleep, a socket) takes real time, and a test must
 # fail with a message rather than hang.
 _SETTLE_LIMIT_S = 30.0
+# A run the runtime abandoned (past its stop deadline or timeout) keeps running on its own
+# thread; its sleeps then pass in real time, capped so that it neither spins nor lingers.
+_ABANDONED_SLEEP_S = 0.05
+
+
+def _nothing() -> None:
+    return None
 
 
 class _VirtualTimer:
-    """A pending call; a *wake* hands its busy unit to the sleeper it wakes instead of
-    counting itself busy until its call has run."""
+    """A pending call. A sleeper's timer carries the sleeping run's unit, resumed when it fires."""
 
-    __slots__ = ("due", "seq", "loop", "fn", "args", "cancelled", "wake", "fired", "taken")
+    __slots__ = ("due", "seq", "loop", "fn", "args", "cancelled", "unit")
 
     def __init__(self, due: float, seq: int, loop: asyncio.AbstractEventLoop | None,
-                 fn: Callable[..., None], args: tuple[Any, ...], wake: bool = False) -> None:
+                 fn: Callable[..., None], args: tuple[Any, ...], unit: Unit | None = None) -> None:
         self.due, self.seq, self.loop, self.fn, self.args = due, seq, loop, fn, args
         self.cancelled = False
-        self.wake = wake
-        self.fired = False
-        self.taken = False  # a sleeper woken early (a stop, a cancel) took its unit back
+        self.unit = unit
 
     def __lt__(self, other: _VirtualTimer) -> bool:
         return (self.due, self.seq) < (other.due, other.seq)
@@ -119,25 +114,22 @@ class VirtualClock(Clock):
         """Run ``fn(*args)`` on ``loop`` once the clock reaches ``due`` (at once if it has)."""
         timer = _VirtualTimer(due, next(self._seq), loop, fn, args)
         with self._cond:
-            if due <= self._mono:
-                self._dispatch(timer)
-            else:
+            due_now = due <= self._mono
+            if not due_now:
                 heapq.heappush(self._timers, timer)
+        if due_now:
+            self._dispatch(timer)
         return timer
 
     def _dispatch(self, timer: _VirtualTimer) -> None:
-        """Run a due timer's call on its loop, counted busy until it has run (lock held)."""
-        timer.fired = True
-        self._busy += 1
-        if timer.wake:  # the unit goes to the sleeper, who gives it back when its run ends
-            if timer.loop is None:
-                timer.fn(*timer.args)
-                return
-            try:
-                timer.loop.call_soon_threadsafe(timer.fn, *timer.args)
-            except RuntimeError:  # the loop closed: nothing on it will run again
-                self._busy -= 1
+        """Run a due timer's call on its loop, counted busy until it has run (no lock held)."""
+        if timer.cancelled:
             return
+        if timer.unit is not None:  # a sleeper: its run is busy again before it wakes
+            timer.unit.resume()
+            self._deliver(timer.loop, timer.fn, *timer.args)
+            return
+        self.enter()
 
         def fire() -> None:
             try:
@@ -146,11 +138,19 @@ class VirtualClock(Clock):
             finally:
                 self.exit()
 
+        if not self._deliver(timer.loop, fire):
+            self.exit()
+
+    @staticmethod
+    def _deliver(loop: asyncio.AbstractEventLoop | None, fn: Callable[..., None], *args: Any) -> bool:
+        if loop is None:
+            fn(*args)
+            return True
         try:
-            assert timer.loop is not None
-            timer.loop.call_soon_threadsafe(fire)
-        except RuntimeError:
-            self._busy -= 1
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed: nothing on it will run again
+            return False
+        return True
 
     def enter(self) -> None:
         """The runtime began a unit of work (a message, a run, a callback)."""
@@ -170,84 +170,89 @@ class VirtualClock(Clock):
         """Block the calling thread (a sync agent) until the clock has moved ``seconds``.
 
         Inside a run, the run stops counting as busy while it sleeps, so ``advance`` can move
-        on to the next due event (a run that lasts 2.5 intervals, in a test of overlap).
+        on to the next due event (a run that lasts 2.5 intervals, in a test of overlap). A stop
+        ends the sleep in progress at once, as it ends the runtime's own waits; a sleep begun
+        after the stop waits for virtual time like any other, so the stop's deadline can pass.
         """
         seconds = check_seconds("seconds", seconds)
-        woken = threading.Event()
-        token = _run_token()
-        timer = _VirtualTimer(self._mono + seconds, next(self._seq), None, woken.set, (), wake=token is not None)
-        with self._cond:
-            heapq.heappush(self._timers, timer)
-            if token is not None:
-                self._give_up_unit()
-        if token is None:
-            woken.wait()
+        run = current_run.get()
+        if run is not None and run.unit.released:  # abandoned: its time is no longer virtual
+            time.sleep(min(seconds, _ABANDONED_SLEEP_S))
             return
-        def wake_early() -> None:  # a stop ends the sleep, as it ends the runtime's own waits
-            self._take_back_unit(timer)
-            woken.set()
-
-        forget = token.add_callback(wake_early)
+        woken = threading.Event()
+        timer = self._sleep_timer(seconds, None, woken.set, run)
+        forget = self._wake_on_stop(run, timer, woken.set)
         try:
             woken.wait()
         finally:
-            forget()
-            self._take_back_unit(timer)
+            self._woke(timer, forget)
 
     async def asleep(self, seconds: float) -> None:
         """Wait on the running loop (an async agent) until the clock has moved ``seconds``."""
         seconds = check_seconds("seconds", seconds)
+        run = current_run.get()
+        if run is not None and run.unit.released:
+            await asyncio.sleep(min(seconds, _ABANDONED_SLEEP_S))
+            return
         loop = asyncio.get_running_loop()
         woken: asyncio.Future[None] = loop.create_future()
-        token = _run_token()
 
         def wake() -> None:
             if not woken.done():
                 woken.set_result(None)
 
-        timer = _VirtualTimer(self._mono + seconds, next(self._seq), loop, wake, (), wake=token is not None)
-        with self._cond:
-            heapq.heappush(self._timers, timer)
-            if token is not None:
-                self._give_up_unit()
-        if token is None:
-            await woken
-            return
-        def wake_early() -> None:
-            self._take_back_unit(timer)
+        def wake_soon() -> None:
             loop.call_soon_threadsafe(wake)
 
-        forget = token.add_callback(wake_early)
+        timer = self._sleep_timer(seconds, loop, wake, run)
+        forget = self._wake_on_stop(run, timer, wake_soon)
         task = asyncio.current_task()
-        if task is not None:
+        if task is not None and run is not None:
             self._sleeping[task] = timer
         try:
             await woken
         finally:
-            forget()
-            self._sleeping.pop(task, None)  # type: ignore[arg-type]
-            self._take_back_unit(timer)
+            if task is not None:
+                self._sleeping.pop(task, None)
+            self._woke(timer, forget)
 
-    def _take_back_unit(self, timer: _VirtualTimer) -> None:
-        """A sleep in a run ends: unless the timer's wake brought the unit, the run takes it back
-        now, before whatever woke it (a stop, a cancel) counts as done."""
+    def _sleep_timer(self, seconds: float, loop: asyncio.AbstractEventLoop | None, wake: Callable[[], None],
+                     run: RunContext | None) -> _VirtualTimer:
+        unit = None if run is None else run.unit
+        timer = _VirtualTimer(self._mono + seconds, next(self._seq), loop, wake, (), unit)
         with self._cond:
-            if not timer.fired and not timer.taken:
-                timer.cancel()
-                timer.taken = True
-                self._busy += 1
+            heapq.heappush(self._timers, timer)
+        if unit is not None:
+            unit.suspend()
+        return timer
+
+    def _wake_on_stop(self, run: RunContext | None, timer: _VirtualTimer, wake: Callable[[], None]) -> Callable[[], None]:
+        if run is None:
+            return _nothing
+        run.unit.on_release(wake)  # abandoned while asleep: nobody will move time for it
+        if run.token.cancelled:
+            return _nothing
+
+        def early() -> None:
+            timer.cancel()
+            run.unit.resume()
+            wake()
+
+        return run.token.add_callback(early)
+
+    @staticmethod
+    def _woke(timer: _VirtualTimer, forget: Callable[[], None]) -> None:
+        forget()
+        timer.cancel()
+        if timer.unit is not None:
+            timer.unit.resume()  # whatever woke it (a cancel included) counts it busy again
 
     def interrupt(self, task: asyncio.Task[Any]) -> None:
         """The runtime is about to cancel ``task``: if it sleeps on this clock, it is busy again."""
         timer = self._sleeping.get(task)
-        if timer is not None:
-            self._take_back_unit(timer)
-
-    def _give_up_unit(self) -> None:
-        self._busy -= 1
-        if self._busy <= 0:
-            self._busy = 0
-            self._cond.notify_all()
+        if timer is not None and timer.unit is not None:
+            timer.cancel()
+            timer.unit.resume()
 
     # -- moving time ----------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
@@ -295,8 +300,8 @@ class VirtualClock(Clock):
                 return False
             timer = heapq.heappop(self._timers)
             self._mono = max(self._mono, timer.due)
-            self._dispatch(timer)
-            return True
+        self._dispatch(timer)
+        return True
 
     def _settle(self) -> None:
         deadline = time.monotonic() + self._settle_timeout

@@ -275,3 +275,38 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="clock"):
         ActorSystem(clock=VirtualClock()).spawn(lambda task: task, task="t", config={"clock": VirtualClock()})
 
+
+
+@pytest.mark.timeout(20)
+def test_an_async_agent_that_ignores_a_stop_still_lets_the_stop_deadline_pass() -> None:
+    async def main() -> dict[str, Any]:
+        clock = VirtualClock(settle_timeout=5)
+
+        async def stubborn(task: str) -> None:
+            while True:                      # a stop ends the sleep in progress; it sleeps again
+                await clock.asleep(1)
+
+        scheduler = AsyncAgentScheduler(stubborn, "t", config={"clock": clock, "stop_timeout": 20})
+        await scheduler.start("600", run_immediately=True)
+        await clock.aadvance(5)
+        await scheduler.stop()               # virtual time runs to the deadline, then cancels it
+        stats = await scheduler.get_stats()
+        stats["now"] = clock.monotonic()
+        return stats
+
+    stats = run(main)
+    assert stats["cancelled_executions"] == 1 and stats["now"] == 25.0
+
+
+@pytest.mark.timeout(20)
+def test_a_sync_attempt_abandoned_while_asleep_does_not_hold_the_clock() -> None:
+    clock = VirtualClock(settle_timeout=5)
+    failures: list[BaseException] = []
+    scheduler = AgentScheduler(lambda task: clock.sleep(30), "t", config={"clock": clock, "timeout": 10},
+                               on_failure=failures.append)
+    scheduler.start("3600", max_retries=1, run_immediately=True)
+    clock.advance(10)
+    assert len(failures) == 1 and isinstance(failures[0], TimeoutError)
+    clock.advance(30)                        # the abandoned run's wake-up is nobody's business now
+    scheduler.stop()
+    assert scheduler.get_stats()["abandoned_runs"] == 1
