@@ -24,7 +24,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pykka
 
@@ -38,21 +38,31 @@ __all__ = ["Dispatcher", "Mailbox"]
 log = logging.getLogger("actors")
 
 
+class MailboxTarget(Protocol):
+    """What a mailbox delivers to: the actor's three entry points."""
+
+    def handle(self, message: Any) -> None:
+        """Handle one message (never concurrently for one mailbox)."""
+
+    def crashed(self, message: Any, error: BaseException) -> None:
+        """``handle`` raised ``error``: a bug in the actor, for supervision."""
+
+    def dropped(self, message: Any) -> None:
+        """``message`` will never be handled (the mailbox closed): answer any asker."""
+
+
 class Mailbox:
-    """One agent's inbox: urgent and normal lanes, drained in order by its one worker."""
+    """One agent's inbox: urgent and normal lanes, drained in order by its one worker.
 
-    __slots__ = ("_handler", "_on_crash", "_on_drop", "_urgent", "_normal", "_worker", "_closed", "_scheduled")
+    It holds its actor rather than three bound methods: at 10,000 agents every long-lived
+    object per agent is one more for each full GC pass to scan (27 -> 39 objects per agent
+    made the spread-start p99 at 10,000 agents jump from ~30 ms to ~450 ms on GC pauses).
+    """
 
-    def __init__(
-        self,
-        handler: Callable[[Any], None],
-        worker: _WorkerQueue,
-        on_crash: Callable[[Any, BaseException], None] | None = None,
-        on_drop: Callable[[Any], None] | None = None,
-    ) -> None:
-        self._handler = handler
-        self._on_crash = on_crash
-        self._on_drop = on_drop
+    __slots__ = ("_target", "_urgent", "_normal", "_worker", "_closed", "_scheduled")
+
+    def __init__(self, target: MailboxTarget, worker: _WorkerQueue) -> None:
+        self._target = target
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
         self._worker = worker
@@ -90,24 +100,23 @@ class Mailbox:
     def close(self) -> None:
         """Drop every queued and future message (the agent's runtime has been released).
 
-        Each queued message goes to ``on_drop``, which answers any asker waiting on it: a
-        stats ask that lost the race with a stop from another thread used to wait 5 s for an
-        answer that could never come. ``popleft`` is atomic, so a message is either handled by
-        the worker or dropped here, never both and never neither.
+        Each queued message goes to the target's ``dropped``, which answers any asker waiting
+        on it: a stats ask that lost the race with a stop from another thread used to wait 5 s
+        for an answer that could never come. ``popleft`` is atomic, so a message is either
+        handled by the worker or dropped here, never both and never neither.
         """
         self._closed = True
-        drop = self._on_drop
+        target = self._target
         for lane in (self._urgent, self._normal):
             while True:
                 try:
                     message = lane.popleft()
                 except IndexError:
                     break
-                if drop is not None:
-                    try:
-                        drop(message)
-                    except Exception:
-                        log.exception("answering dropped message %r failed", message)
+                try:
+                    target.dropped(message)
+                except Exception:
+                    log.exception("answering dropped message %r failed", message)
 
     def drain(self, limit: int) -> bool:
         """Handle up to ``limit`` messages, urgent lane first; True if more are waiting.
@@ -116,7 +125,7 @@ class Mailbox:
         emptiness check closes the lost-wake-up window: a post that saw the flag still set
         appended before that check, so the check sees its message.
         """
-        urgent, normal, handler = self._urgent, self._normal, self._handler
+        urgent, normal, target = self._urgent, self._normal, self._target
         for _ in range(limit):
             if urgent:
                 message = urgent.popleft()
@@ -125,12 +134,9 @@ class Mailbox:
             else:
                 break
             try:
-                handler(message)
+                target.handle(message)  # a method call, no bound method to collect
             except BaseException as exc:  # noqa: BLE001 - the worker serves every other agent too
-                if self._on_crash is None:
-                    log.exception("actor crashed handling %r", message)
-                else:
-                    self._on_crash(message, exc)
+                target.crashed(message, exc)
         else:
             return True
         self._scheduled = False
@@ -140,34 +146,61 @@ class Mailbox:
         return False
 
 
+class _Callbacks:
+    """A [`MailboxTarget`][actors.dispatcher.MailboxTarget] made of plain functions."""
+
+    __slots__ = ("_handler", "_on_crash", "_on_drop")
+
+    def __init__(self, handler: Callable[[Any], None], on_crash: Callable[[Any, BaseException], None] | None,
+                 on_drop: Callable[[Any], None] | None) -> None:
+        self._handler, self._on_crash, self._on_drop = handler, on_crash, on_drop
+
+    def handle(self, message: Any) -> None:
+        self._handler(message)
+
+    def crashed(self, message: Any, error: BaseException) -> None:
+        if self._on_crash is None:
+            log.error("actor crashed handling %r", message, exc_info=error)
+        else:
+            self._on_crash(message, error)
+
+    def dropped(self, message: Any) -> None:
+        if self._on_drop is not None:
+            self._on_drop(message)
+
+
+class _Tracked:
+    """A target whose messages count as busy units of a virtual clock until handled or
+    dropped, so that ``VirtualClock.advance`` waits for every message a timer caused."""
+
+    __slots__ = ("_target", "_clock")
+
+    def __init__(self, target: MailboxTarget, clock: Clock) -> None:
+        self._target, self._clock = target, clock
+
+    def handle(self, message: Any) -> None:
+        try:
+            self._target.handle(message)
+        finally:
+            self._clock.exit()
+
+    def crashed(self, message: Any, error: BaseException) -> None:
+        self._target.crashed(message, error)
+
+    def dropped(self, message: Any) -> None:
+        try:
+            self._target.dropped(message)
+        finally:
+            self._clock.exit()
+
+
 class TrackedMailbox(Mailbox):
-    """A mailbox whose queued messages are busy units of a virtual clock, so that
-    ``VirtualClock.advance`` waits until every message a timer caused has been handled."""
+    """A mailbox on a virtual clock: each queued message is one busy unit."""
 
     __slots__ = ("_clock",)
 
-    def __init__(
-        self,
-        handler: Callable[[Any], None],
-        worker: _WorkerQueue,
-        on_crash: Callable[[Any, BaseException], None] | None,
-        on_drop: Callable[[Any], None] | None,
-        clock: Clock,
-    ) -> None:
-        def handle(message: Any) -> None:
-            try:
-                handler(message)
-            finally:
-                clock.exit()
-
-        def drop(message: Any) -> None:
-            try:
-                if on_drop is not None:
-                    on_drop(message)
-            finally:
-                clock.exit()
-
-        super().__init__(handle, worker, on_crash, drop)
+    def __init__(self, target: MailboxTarget, worker: _WorkerQueue, clock: Clock) -> None:
+        super().__init__(_Tracked(target, clock), worker)
         self._clock = clock
 
     def post(self, message: Any, urgent: bool = False) -> bool:
@@ -328,14 +361,17 @@ class Dispatcher(ProcessWide):
         handler: Callable[[Any], None],
         on_crash: Callable[[Any, BaseException], None] | None = None,
         on_drop: Callable[[Any], None] | None = None,
-        clock: Clock = REAL_CLOCK,
     ) -> Mailbox:
-        """Create a mailbox pinned to the next worker (round robin); on a virtual clock its
-        messages are counted busy until handled."""
+        """A mailbox for plain functions, pinned to the next worker (round robin)."""
+        return self.mailbox_for(_Callbacks(handler, on_crash, on_drop))
+
+    def mailbox_for(self, target: MailboxTarget, clock: Clock = REAL_CLOCK) -> Mailbox:
+        """A mailbox delivering to ``target`` (an actor), pinned to the next worker; on a
+        virtual clock its messages count busy until handled."""
         with self._lock:
             if not self._workers:
                 raise RuntimeError("Dispatcher is not acquired")
             worker = self._workers[next(self._next) % len(self._workers)]
         if clock.virtual:
-            return TrackedMailbox(handler, worker, on_crash, on_drop, clock)
-        return Mailbox(handler, worker, on_crash, on_drop)
+            return TrackedMailbox(target, worker, clock)
+        return Mailbox(target, worker)

@@ -52,7 +52,7 @@ class Binding:
         self.dispatcher.acquire()
         self.pool.acquire()
         clock = actor.clock
-        self.mailbox = self.dispatcher.mailbox(actor.handle, actor.crashed, actor.dropped, clock)
+        self.mailbox = self.dispatcher.mailbox_for(actor, clock)
         actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox, clock), self.pool)
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
@@ -60,8 +60,10 @@ class Binding:
         self._lock = threading.Lock()
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
         self._torn_down: concurrent.futures.Future[None] | None = None
-        #: Done once every resource is given back: a start() that came during the stop waits on it.
-        self.finished: concurrent.futures.Future[None] = concurrent.futures.Future()
+        # Made only when a start() waits for this binding's stop: a Future is ~11 long-lived
+        # objects, and at 10,000 agents each one per agent costs every full GC pass.
+        self._finished: concurrent.futures.Future[None] | None = None
+        self._is_finished = False
 
     def _on_dead(self, actor: AgentActor) -> None:
         self.mailbox.close()
@@ -72,6 +74,27 @@ class Binding:
     def loop(self) -> asyncio.AbstractEventLoop:
         """The loop the agent's timers and async work run on."""
         return self.driver.loop
+
+    @property
+    def is_finished(self) -> bool:
+        """True once every resource of this binding is given back."""
+        return self._is_finished
+
+    def finished(self) -> concurrent.futures.Future[None]:
+        """A future done once every resource is given back (a start() during the stop waits on it)."""
+        with self._lock:
+            if self._finished is None:
+                self._finished = concurrent.futures.Future()
+                if self._is_finished:
+                    self._finished.set_result(None)
+            return self._finished
+
+    def _mark_finished(self) -> None:
+        with self._lock:
+            self._is_finished = True
+            future = self._finished
+        if future is not None and not future.done():
+            future.set_result(None)
 
     @property
     def loop_closed(self) -> bool:
@@ -144,7 +167,7 @@ class Binding:
             self.loop_thread.release()
         assert self._torn_down is not None
         self._torn_down.set_result(None)
-        self.finished.set_result(None)
+        self._mark_finished()
 
     def stop_sync(self, timeout: float | None) -> dict[str, Any]:
         """Stop and tear down from a thread that is not the agent's loop; return final stats."""
@@ -237,5 +260,5 @@ def release_many(bindings: list[Binding]) -> LoopDriver | None:
     for binding in bindings:
         assert binding._torn_down is not None
         binding._torn_down.set_result(None)
-        binding.finished.set_result(None)
+        binding._mark_finished()
     return first.driver if closing else None

@@ -133,14 +133,14 @@ class AsyncAgentScheduler(_SchedulerBase):
         while True:
             with self._lock:
                 old = self._binding
-                if old is not None and old.loop_closed and not old.finished.done():
+                if old is not None and old.loop_closed and not old.is_finished:
                     old.abandon()  # its loop ended without a stop: start afresh on this one
-                if old is None or old.finished.done():
+                if old is None or old.is_finished:
                     binding = self._binding = Binding(self._actor, LoopDriver.acquire(), None)
                     break
                 if not old.stop_requested or inside_agent.get() is self._actor:
                     return False
-            await asyncio.wrap_future(old.finished)  # a stop in progress: start after it, in order
+            await asyncio.wrap_future(old.finished())  # a stop in progress: start after it, in order
         binding.post(message, urgent=True)
         return True
 
@@ -169,7 +169,7 @@ class AsyncAgentScheduler(_SchedulerBase):
     async def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""
         binding = self._binding
-        if binding is not None and binding.loop_closed and not binding.finished.done():
+        if binding is not None and binding.loop_closed and not binding.is_finished:
             binding.request_stop(None)  # its loop is gone: settle it as stopped now (logged once)
             self._forget(binding)
             return self._actor.snapshot()
@@ -200,13 +200,12 @@ class AgentScheduler(_SchedulerBase):
         """Validate everything now; nothing starts before ``start()``.
 
         Args:
-            agent: an object with ``start``/``run``/``astart``/``arun``, or a sync or async
-                callable ``f(task)``; a generator is consumed and its items are the result.
+            agent: as for [`AsyncAgentScheduler`][actors.AsyncAgentScheduler]; one with both
+                kinds of entry point runs through its sync one (``start``/``run``) here.
             task: passed to every run.
-            config: ``timeout``, ``backoff``, ``stop_timeout``, ``name``, ``timezone`` (see
-                the configuration page); an unknown key or a bad value raises ``ValueError``.
-            on_success: called once with the result of each successful execution.
-            on_failure: called once with the last error of each failed execution.
+            config: the same keys (see the configuration page).
+            on_success: called once with each successful execution's result (sync or async).
+            on_failure: called once with each failed execution's last error (sync or async).
         """
         self._setup(agent, task, config, on_success, on_failure)
 
@@ -222,17 +221,17 @@ class AgentScheduler(_SchedulerBase):
         while True:
             with self._lock:
                 old = self._binding
-                if old is None or old.finished.done():
+                if old is None or old.is_finished:
                     break
                 if not old.stop_requested or inside_agent.get() is self._actor:
                     return False
             # A stop in progress (another thread's stop()): start after it, in order.
             try:
-                old.finished.result(old.stop_wait_budget(None) + _STATS_WAIT_S)
+                old.finished().result(old.stop_wait_budget(None) + _STATS_WAIT_S)
             except TimeoutError:
                 raise TimeoutError(f"agent {self.name!r}: the stop in progress did not finish; not started") from None
         with self._lock:
-            if self._binding is not None and not self._binding.finished.done():
+            if self._binding is not None and not self._binding.is_finished:
                 return False  # another thread started it meanwhile
             loop_thread = LoopThread.shared()
             loop = loop_thread.acquire()

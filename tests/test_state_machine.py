@@ -55,6 +55,17 @@ def check_counts(stats: dict[str, Any], settled: bool) -> None:
         assert idle <= stats["total_attempts"] <= idle + 3
 
 
+def assert_no_thread_left(before: set[threading.Thread]) -> None:
+    """Every thread started since ``before`` ends within a few seconds."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before]
+        if not leaked:
+            return
+        time.sleep(0.01)
+    assert not leaked, [t.name for t in leaked]
+
+
 class SchedulerMachine(RuleBasedStateMachine):
     """Model: the scheduler is running iff the last successful start was not followed by a stop."""
 
@@ -122,13 +133,7 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.loop_thread.join(5)
             self.loop.close()
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            leaked = [t for t in threading.enumerate() if t not in self.threads_before]
-            if not leaked:
-                break
-            time.sleep(0.01)
-        assert not leaked, [t.name for t in leaked]
+        assert_no_thread_left(self.threads_before)
 
 
 class AsyncSchedulerMachine(SchedulerMachine):
@@ -199,13 +204,7 @@ class SystemMachine(RuleBasedStateMachine):
         final = self.system.shutdown(5)["x"]
         assert final["is_running"] is False
         check_counts(final, settled=True)
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            leaked = [t for t in threading.enumerate() if t not in self.threads_before]
-            if not leaked:
-                break
-            time.sleep(0.01)
-        assert not leaked, [t.name for t in leaked]
+        assert_no_thread_left(self.threads_before)
 
 
 class AsyncAgentSystemMachine(SystemMachine):
