@@ -35,17 +35,21 @@ from actors._clock import RunContext, Unit, current_run, tracked
 from actors.agent import AgentCall, Interrupted, _is_async, aconsume, consume
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
-from actors.loop_side import AgentLoop, LoopDriver, Tick, after_loop_calls
+from actors._protocol import (
+    CALLBACK_DONE, AttemptDone, AttemptTimeout, CallbackDone, InjectFault, Outcome, Reply, Retry, RunNowMsg, StartMsg,
+    StatsMsg, StopDeadline, StopMsg, StopPhase,
+)
+from actors._loop_driver import LoopDriver, after_loop_calls
+from actors.loop_side import AgentLoop, Tick
 from actors.messages import Start
 from actors.schedule import CronSchedule, Schedule
 from actors.stats import Stats
 from actors.supervision import RestartLimiter
 from bridge import CancelToken, ThreadPool, safe_call
 
-__all__ = ["AgentActor", "Reply", "inside_agent"]
+__all__ = ["AgentActor", "InjectFault", "RunNowMsg", "StartMsg", "StatsMsg", "StopMsg", "inside_agent"]
 
 log = logging.getLogger("actors")
-Reply = Callable[[Any], None]
 Callback = Callable[..., Any] | None
 
 #: Set while an agent's own run or callback executes: a stop() from there must not wait for
@@ -54,71 +58,6 @@ inside_agent: contextvars.ContextVar[AgentActor | None] = contextvars.ContextVar
 
 # How long a cancelled async attempt may take to unwind before it is abandoned too.
 _CANCEL_GRACE_S = 1.0
-
-
-# -- internal messages -------------------------------------------------------------------
-@dataclass(slots=True)
-class StartMsg:
-    schedule: Schedule
-    max_retries: int
-    run_immediately: bool
-    reply: Reply | None = None
-
-
-@dataclass(slots=True)
-class StopMsg:
-    timeout: float | None = None
-    reply: Reply | None = None
-    final: bool = False  # the runtime is torn down after it: no Start may follow
-
-
-@dataclass(slots=True)
-class RunNowMsg:
-    reply: Reply | None = None
-
-
-@dataclass(slots=True)
-class StatsMsg:
-    reply: Reply
-
-
-@dataclass(slots=True)
-class _AttemptDone:
-    run_id: int
-    attempt: int
-    outcome: str  # "ok" | "error" | "cancelled"
-    value: Any
-
-
-@dataclass(slots=True)
-class _Retry:
-    run_id: int
-
-
-@dataclass(slots=True)
-class _AttemptTimeout:
-    run_id: int
-    attempt: int
-
-
-@dataclass(slots=True)
-class _StopDeadline:
-    epoch: int
-    phase: int
-
-
-@dataclass(slots=True)
-class InjectFault:
-    """Make the actor's own code raise ``error`` (to exercise supervision in tests and drills)."""
-
-    error: BaseException
-
-
-class _CallbackDone:
-    __slots__ = ()
-
-
-_CALLBACK_DONE = _CallbackDone()
 
 
 @dataclass(slots=True)
@@ -260,13 +199,13 @@ class AgentActor:
         kind = type(message)
         if kind is Tick:
             self._on_tick(message)
-        elif kind is _AttemptDone:
+        elif kind is AttemptDone:
             self._on_attempt_done(message)
         elif kind is StatsMsg:
             message.reply(self.snapshot())
-        elif kind is _Retry:
+        elif kind is Retry:
             self._on_retry(message)
-        elif kind is _CallbackDone:
+        elif kind is CallbackDone:
             self._pending_callbacks -= 1
             if self._callback_units and not self._pending_callbacks:
                 self._callback_units = None
@@ -277,9 +216,9 @@ class AgentActor:
             self._on_stop(message)
         elif kind is RunNowMsg:
             self._on_run_now(message)
-        elif kind is _AttemptTimeout:
+        elif kind is AttemptTimeout:
             self._on_attempt_timeout(message)
-        elif kind is _StopDeadline:
+        elif kind is StopDeadline:
             self._on_stop_deadline(message)
         elif kind is InjectFault:
             raise message.error
@@ -364,16 +303,16 @@ class AgentActor:
                 # The clock's timer cancels the task at the deadline; this one abandons an
                 # attempt that swallows that cancellation, as a stop does after its grace.
                 self._on_loop(self._loop.arm, "timeout", self.config.timeout + _CANCEL_GRACE_S,
-                              _AttemptTimeout(run_id, attempt))
+                              AttemptTimeout(run_id, attempt))
             log.debug("agent %s: attempt %d of run %d dispatched to the loop", self.name, attempt, run_id)
             return
         self._pool.submit(partial(self._run_sync, run_id, attempt, kwargs, self._run_token, context))
         if self.config.timeout is not None:
-            self._on_loop(self._loop.arm, "timeout", self.config.timeout, _AttemptTimeout(run_id, attempt))
+            self._on_loop(self._loop.arm, "timeout", self.config.timeout, AttemptTimeout(run_id, attempt))
         log.debug("agent %s: attempt %d of run %d dispatched to a thread", self.name, attempt, run_id)
 
-    def _async_done(self, run_id: int, attempt: int, unit: Unit | None, outcome: str, value: Any) -> None:
-        self._send(_AttemptDone(run_id, attempt, outcome, value))
+    def _async_done(self, run_id: int, attempt: int, unit: Unit | None, outcome: Outcome, value: Any) -> None:
+        self._send(AttemptDone(run_id, attempt, outcome, value))
         if unit is not None:
             unit.release()
 
@@ -400,11 +339,11 @@ class AgentActor:
             elif inspect.isawaitable(value):  # a sync callable that returned a coroutine
                 value = asyncio.run(_await(value))
         except Interrupted:
-            self._send(_AttemptDone(run_id, attempt, "cancelled", None))
+            self._send(AttemptDone(run_id, attempt, Outcome.CANCELLED, None))
         except BaseException as exc:  # noqa: BLE001 - reported to the actor, never lost
-            self._send(_AttemptDone(run_id, attempt, "error", exc))
+            self._send(AttemptDone(run_id, attempt, Outcome.ERROR, exc))
         else:
-            self._send(_AttemptDone(run_id, attempt, "ok", value))
+            self._send(AttemptDone(run_id, attempt, Outcome.OK, value))
         finally:
             inside_agent.reset(marker)
             if run_marker is not None:
@@ -418,13 +357,13 @@ class AgentActor:
             return None
         return ex
 
-    def _on_attempt_done(self, msg: _AttemptDone) -> None:
+    def _on_attempt_done(self, msg: AttemptDone) -> None:
         ex = self._current(msg.run_id, msg.attempt)
         if ex is None:
             return  # the late result of an abandoned attempt: discarded
         self._settle(ex, msg.outcome, msg.value)
 
-    def _on_attempt_timeout(self, msg: _AttemptTimeout) -> None:
+    def _on_attempt_timeout(self, msg: AttemptTimeout) -> None:
         ex = self._current(msg.run_id, msg.attempt)
         if ex is None:
             return
@@ -437,9 +376,9 @@ class AgentActor:
             self._on_loop(self._loop.cancel_run)
         self.stats.abandoned_runs += 1
         ex.abandon()
-        self._settle(ex, "error", TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
+        self._settle(ex, Outcome.ERROR, TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
 
-    def _settle(self, ex: _Execution, outcome: str, value: Any) -> None:
+    def _settle(self, ex: _Execution, outcome: Outcome, value: Any) -> None:
         """An attempt ended: count it, then succeed, fail, retry, or (while stopping) cancel."""
         assert self._loop is not None
         cancelled_token = ex.token is not None and ex.token.cancelled
@@ -447,13 +386,13 @@ class AgentActor:
             ex.token.detach()
         if self.config.timeout is not None:
             self._on_loop(self._loop.disarm, "timeout")
-        if outcome == "error":
+        if outcome is Outcome.ERROR:
             self.stats.attempt_failed(value)
             log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
         last = ex.attempt >= self._max_retries
-        if outcome == "cancelled" or (self._stopping and (ex.deadline_passed or cancelled_token)):
+        if outcome is Outcome.CANCELLED or (self._stopping and (ex.deadline_passed or cancelled_token)):
             self._end_cancelled()
-        elif outcome == "ok":
+        elif outcome is Outcome.OK:
             self._execution = None
             self.stats.next_run_at = self._next_tick_at  # a backoff had put the retry there
             self.stats.succeeded()
@@ -469,14 +408,14 @@ class AgentActor:
             ex.waiting = True
             delay = self.policy.delay(ex.attempt)
             self.stats.next_run_at = self.clock.now() + delay
-            self._on_loop(self._loop.arm, "retry", delay, _Retry(ex.run_id))
+            self._on_loop(self._loop.arm, "retry", delay, Retry(ex.run_id))
         self._maybe_finish_stop()
 
     def _end_cancelled(self) -> None:
         self._execution = None
         self.stats.cancelled()
 
-    def _on_retry(self, msg: _Retry) -> None:
+    def _on_retry(self, msg: Retry) -> None:
         ex = self._execution
         if ex is None or ex.run_id != msg.run_id or not ex.waiting or self._stopping:
             return
@@ -495,7 +434,7 @@ class AgentActor:
             self._callback_units.append(unit)
 
         def done() -> None:
-            self._send(_CALLBACK_DONE)
+            self._send(CALLBACK_DONE)
             if unit is not None:
                 unit.release()
 
@@ -549,18 +488,18 @@ class AgentActor:
         if ex is not None and ex.waiting:
             self._end_cancelled()
         if self._execution is not None or self._pending_callbacks:
-            self._on_loop(self._loop.arm, "stop", self._stop_timeout, _StopDeadline(self._epoch, 1))
+            self._on_loop(self._loop.arm, "stop", self._stop_timeout, StopDeadline(self._epoch, StopPhase.GRACE))
         self._maybe_finish_stop()
 
-    def _on_stop_deadline(self, msg: _StopDeadline) -> None:
+    def _on_stop_deadline(self, msg: StopDeadline) -> None:
         if not self._stopping or msg.epoch != self._epoch:
             return
         assert self._loop is not None
         ex = self._execution
-        if ex is not None and self.call.is_async and msg.phase == 1:
+        if ex is not None and self.call.is_async and msg.phase is StopPhase.GRACE:
             ex.deadline_passed = True
             self._on_loop(self._loop.cancel_run)
-            self._on_loop(self._loop.arm, "stop", _CANCEL_GRACE_S, _StopDeadline(msg.epoch, 2))
+            self._on_loop(self._loop.arm, "stop", _CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
             return
         if ex is not None:
             if ex.token is not None:

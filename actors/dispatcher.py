@@ -24,194 +24,19 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import pykka
 
 from bridge.shared import ProcessWide
 
 from actors._clock import REAL_CLOCK, Clock
-from actors.loop_side import begin_loop_call_batching, flush_loop_calls
+from actors._mailbox import Mailbox, MailboxTarget, TrackedMailbox, callbacks
+from actors._loop_driver import begin_loop_call_batching, flush_loop_calls
 
 __all__ = ["Dispatcher", "Mailbox"]
 
 log = logging.getLogger("actors")
-
-
-class MailboxTarget(Protocol):
-    """What a mailbox delivers to: the actor's three entry points."""
-
-    def handle(self, message: Any) -> None:
-        """Handle one message (never concurrently for one mailbox)."""
-
-    def crashed(self, message: Any, error: BaseException) -> None:
-        """``handle`` raised ``error``: a bug in the actor, for supervision."""
-
-    def dropped(self, message: Any) -> None:
-        """``message`` will never be handled (the mailbox closed): answer any asker."""
-
-
-class Mailbox:
-    """One agent's inbox: urgent and normal lanes, drained in order by its one worker.
-
-    It holds its actor rather than three bound methods: at 10,000 agents every long-lived
-    object per agent is one more for each full GC pass to scan (27 -> 39 objects per agent
-    made the spread-start p99 at 10,000 agents jump from ~30 ms to ~450 ms on GC pauses).
-    """
-
-    __slots__ = ("_target", "_urgent", "_normal", "_worker", "_closed", "_scheduled")
-
-    def __init__(self, target: MailboxTarget, worker: _WorkerQueue) -> None:
-        self._target = target
-        self._urgent: deque[Any] = deque()
-        self._normal: deque[Any] = deque()
-        self._worker = worker
-        self._closed = False
-        self._scheduled = False
-
-    @property
-    def closed(self) -> bool:
-        """True once closed: posts are dropped."""
-        return self._closed
-
-    def post(self, message: Any, urgent: bool = False) -> bool:
-        """Queue ``message`` from any thread; return False (dropped) if the mailbox is closed."""
-        if self._closed:
-            return False
-        lane = self._urgent if urgent else self._normal
-        lane.append(message)
-        if self._closed:  # closed while we appended: take it back, unless close() answered it
-            try:
-                lane.remove(message)
-            except ValueError:
-                return True
-            return False
-        if not self._scheduled:  # read after the append: see drain() for why nothing is lost
-            self._scheduled = True
-            if not self._worker.schedule(self):
-                self._closed = True
-                return False
-        return True
-
-    # Calling a mailbox posts to it: whoever sends to an agent holds the mailbox itself rather
-    # than a bound `post` method, one long-lived object fewer per holder for the GC to scan.
-    __call__ = post
-
-    def close(self) -> None:
-        """Drop every queued and future message (the agent's runtime has been released).
-
-        Each queued message goes to the target's ``dropped``, which answers any asker waiting
-        on it: a stats ask that lost the race with a stop from another thread used to wait 5 s
-        for an answer that could never come. ``popleft`` is atomic, so a message is either
-        handled by the worker or dropped here, never both and never neither.
-        """
-        self._closed = True
-        target = self._target
-        for lane in (self._urgent, self._normal):
-            while True:
-                try:
-                    message = lane.popleft()
-                except IndexError:
-                    break
-                try:
-                    target.dropped(message)
-                except Exception:
-                    log.exception("answering dropped message %r failed", message)
-
-    def drain(self, limit: int) -> bool:
-        """Handle up to ``limit`` messages, urgent lane first; True if more are waiting.
-
-        Runs on the mailbox's one worker only. Clearing ``_scheduled`` *before* the final
-        emptiness check closes the lost-wake-up window: a post that saw the flag still set
-        appended before that check, so the check sees its message.
-        """
-        urgent, normal, target = self._urgent, self._normal, self._target
-        for _ in range(limit):
-            if urgent:
-                message = urgent.popleft()
-            elif normal:
-                message = normal.popleft()
-            else:
-                break
-            try:
-                target.handle(message)  # a method call, no bound method to collect
-            except BaseException as exc:  # noqa: BLE001 - the worker serves every other agent too
-                target.crashed(message, exc)
-        else:
-            return True
-        self._scheduled = False
-        if (urgent or normal) and not self._closed:
-            self._scheduled = True
-            return True
-        return False
-
-
-class _Callbacks:
-    """A [`MailboxTarget`][actors.dispatcher.MailboxTarget] made of plain functions."""
-
-    __slots__ = ("_handler", "_on_crash", "_on_drop")
-
-    def __init__(self, handler: Callable[[Any], None], on_crash: Callable[[Any, BaseException], None] | None,
-                 on_drop: Callable[[Any], None] | None) -> None:
-        self._handler, self._on_crash, self._on_drop = handler, on_crash, on_drop
-
-    def handle(self, message: Any) -> None:
-        self._handler(message)
-
-    def crashed(self, message: Any, error: BaseException) -> None:
-        if self._on_crash is None:
-            log.error("actor crashed handling %r", message, exc_info=error)
-        else:
-            self._on_crash(message, error)
-
-    def dropped(self, message: Any) -> None:
-        if self._on_drop is not None:
-            self._on_drop(message)
-
-
-class _Tracked:
-    """A target whose messages count as busy units of a virtual clock until handled or
-    dropped, so that ``VirtualClock.advance`` waits for every message a timer caused."""
-
-    __slots__ = ("_target", "_clock")
-
-    def __init__(self, target: MailboxTarget, clock: Clock) -> None:
-        self._target, self._clock = target, clock
-
-    def handle(self, message: Any) -> None:
-        try:
-            self._target.handle(message)
-        finally:
-            self._clock.exit()
-
-    def crashed(self, message: Any, error: BaseException) -> None:
-        self._target.crashed(message, error)
-
-    def dropped(self, message: Any) -> None:
-        try:
-            self._target.dropped(message)
-        finally:
-            self._clock.exit()
-
-
-class TrackedMailbox(Mailbox):
-    """A mailbox on a virtual clock: each queued message is one busy unit."""
-
-    __slots__ = ("_clock",)
-
-    def __init__(self, target: MailboxTarget, worker: _WorkerQueue, clock: Clock) -> None:
-        super().__init__(_Tracked(target, clock), worker)
-        self._clock = clock
-
-    def post(self, message: Any, urgent: bool = False) -> bool:
-        """Queue ``message`` as one busy unit until it is handled or dropped."""
-        self._clock.enter()
-        if Mailbox.post(self, message, urgent):
-            return True
-        self._clock.exit()
-        return False
-
-    __call__ = post
 
 
 class _WorkerQueue:
@@ -363,7 +188,7 @@ class Dispatcher(ProcessWide):
         on_drop: Callable[[Any], None] | None = None,
     ) -> Mailbox:
         """A mailbox for plain functions, pinned to the next worker (round robin)."""
-        return self.mailbox_for(_Callbacks(handler, on_crash, on_drop))
+        return self.mailbox_for(callbacks(handler, on_crash, on_drop))
 
     def mailbox_for(self, target: MailboxTarget, clock: Clock = REAL_CLOCK) -> Mailbox:
         """A mailbox delivering to ``target`` (an actor), pinned to the next worker; on a

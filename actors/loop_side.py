@@ -1,9 +1,8 @@
 """What runs on an event loop for the agents: ticks, backoff and timeout timers, async attempts
 and async callbacks.
 
-One `LoopDriver` per event loop (shared by every agent on it, reference counted) owns
-the janus channel through which thread-side actors send it work. Each agent has an
-`AgentLoop` holding its timer handles and tasks; only the loop thread touches it, so it
+Each agent has an `AgentLoop` (its loop's `LoopDriver`, in `actors._loop_driver`, carries
+the calls from thread-side actors) holding its timer handles and tasks; only the loop thread touches it, so it
 needs no lock. Timers use ``loop.call_at``: the loop's own heap is the shared timer, 10,000
 pending handles cost ~1.5 MB, and an idle loop wakes within ~0.1 ms of a deadline.
 """
@@ -12,27 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Hashable
-from functools import partial
 from typing import Any
 
 from actors._clock import REAL_CLOCK, Clock, Timer
+from actors._protocol import Outcome
 from actors.schedule import Schedule
-from bridge import Channel, ChannelClosed, asafe_call
+from bridge import asafe_call
 
-__all__ = [
-    "AgentLoop", "LoopDriver", "Tick", "after_loop_calls", "begin_loop_call_batching", "flush_loop_calls",
-    "running_loop",
-]
+__all__ = ["AgentLoop", "Tick"]
 
-
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running in this thread, or None."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 log = logging.getLogger("actors")
 Post = Callable[[Any], object]
@@ -45,139 +33,6 @@ class Tick:
 
     def __init__(self, epoch: int, due: float, next_wall: float, missed: int) -> None:
         self.epoch, self.due, self.next_wall, self.missed = epoch, due, next_wall, missed
-
-
-def _run_item(item: Callable[[], None] | list[Callable[[], None]]) -> None:
-    if type(item) is not list:
-        item()  # type: ignore[operator]
-        return
-    for call in item:
-        try:
-            call()
-        except BaseException:  # noqa: BLE001 - one bad call must not cost the rest of the batch
-            log.exception("loop call %r failed", call)
-
-
-# Loop calls made on a dispatcher worker are buffered and sent as one channel item: a janus
-# put plus (when the consumer sleeps) a loop wake-up per drain cycle instead of per call.
-# _FLUSH_EVERY bounds the delay a long burst adds to the first call (~32 x 10 us).
-_batch = threading.local()
-_FLUSH_EVERY = 32
-
-
-def begin_loop_call_batching() -> None:
-    """Buffer `LoopDriver.call` on this thread until `flush_loop_calls`."""
-    _batch.pending = {}
-    _batch.after = []
-    _batch.count = 0
-
-
-def after_loop_calls(fn: Callable[[Any], None], arg: Any) -> None:
-    """Call ``fn(arg)`` once this thread's buffered loop calls are on their way (at once if
-    this thread does not buffer). A stop's answer must not overtake the timer and task
-    cancellations it implies; deferring it, rather than flushing per stop, keeps a bulk stop
-    of 1,000 agents at a few channel items instead of one each."""
-    after: list[tuple[Callable[[Any], None], Any]] | None = getattr(_batch, "after", None)
-    if after is None:
-        fn(arg)
-    else:
-        after.append((fn, arg))
-
-
-def flush_loop_calls() -> None:
-    """Send what this thread buffered, one channel item per loop, then run what waited on it."""
-    pending: dict[LoopDriver, list[Callable[[], None]]] | None = getattr(_batch, "pending", None)
-    if pending is None:
-        return
-    batches = list(pending.items())
-    pending.clear()
-    _batch.count = 0
-    for driver, calls in batches:
-        try:
-            driver._channel.put(calls)
-        except ChannelClosed:
-            log.debug("loop of %d buffered call(s) is closed; dropped", len(calls))
-    after: list[tuple[Callable[[Any], None], Any]] = _batch.after
-    if after:
-        _batch.after = []
-        for fn, arg in after:
-            fn(arg)
-
-
-class LoopDriver:
-    """Per-loop: the janus channel consumer that runs thread-side requests on the loop."""
-
-    _registry: dict[asyncio.AbstractEventLoop, LoopDriver] = {}
-    _registry_lock = threading.Lock()
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._channel: Channel[Callable[[], None] | list[Callable[[], None]]] = Channel(
-            _run_item, name="actorsched-loop-driver"
-        )
-        self._refs = 0
-
-    @classmethod
-    def acquire(cls) -> LoopDriver:
-        """Take a reference to the running loop's driver, creating it (call on that loop)."""
-        loop = asyncio.get_running_loop()
-        with cls._registry_lock:
-            driver = cls._registry.get(loop)
-            if driver is None:
-                driver = cls._registry[loop] = cls(loop)
-                driver._channel.open()
-            driver._refs += 1
-            return driver
-
-    @classmethod
-    def acquire_for(cls, loop: asyncio.AbstractEventLoop, timeout: float = 5.0) -> LoopDriver:
-        """`acquire` for ``loop`` from any thread: directly on the loop's own thread,
-        otherwise through the loop (which must be running)."""
-        if running_loop() is loop:
-            return cls.acquire()
-        return asyncio.run_coroutine_threadsafe(_acquire(), loop).result(timeout)
-
-    def retain(self) -> LoopDriver:
-        """Take one more reference from any thread (the caller already holds one)."""
-        with self._registry_lock:
-            if self._refs <= 0:
-                raise RuntimeError("LoopDriver.retain() needs a live reference")
-            self._refs += 1
-        return self
-
-    def release(self, count: int = 1) -> bool:
-        """Drop ``count`` references (any thread); True if it was the last and the driver must be closed."""
-        with self._registry_lock:
-            self._refs -= count
-            if self._refs > 0:
-                return False
-            if self._registry.get(self.loop) is self:
-                del self._registry[self.loop]
-            return True
-
-    async def aclose(self) -> None:
-        """Close the channel and wait for the consumer task to end (run on the driver's loop)."""
-        await self._channel.aclose()
-
-    def call(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on the loop, in order with every other call from this thread."""
-        item = partial(fn, *args) if args else fn
-        pending: dict[LoopDriver, list[Callable[[], None]]] | None = getattr(_batch, "pending", None)
-        if pending is None:
-            self._channel.put(item)
-            return
-        calls = pending.get(self)
-        if calls is None:
-            pending[self] = [item]
-        else:
-            calls.append(item)
-        _batch.count += 1
-        if _batch.count >= _FLUSH_EVERY:
-            flush_loop_calls()
-
-
-async def _acquire() -> LoopDriver:
-    return LoopDriver.acquire()
 
 
 class AgentLoop:
@@ -256,9 +111,9 @@ class AgentLoop:
             self.disarm("tick")
 
     # -- async runs and callbacks ---------------------------------------------------------
-    def run_async(self, func: Callable[[], Any], timeout: float | None, done: Callable[[str, Any], Any]) -> None:
-        """Start ``await func()`` as a task; report ``done("ok", value)``, ``("error", exc)`` or
-        ``("cancelled", None)``.
+    def run_async(self, func: Callable[[], Any], timeout: float | None, done: Callable[[Outcome, Any], Any]) -> None:
+        """Start ``await func()`` as a task; report ``done(Outcome.OK, value)``,
+        ``(Outcome.ERROR, exc)`` or ``(Outcome.CANCELLED, None)``.
 
         Every ``BaseException`` the agent raises is reported as an error: a ``KeyboardInterrupt``
         or ``SystemExit`` escaping a task would stop the whole loop (asyncio re-raises them out
@@ -273,7 +128,7 @@ class AgentLoop:
             previous.add_done_callback(self._abandoned.discard)
         self._run = self._loop.create_task(self._attempt(func, timeout, done), name="actorsched-run")
 
-    async def _attempt(self, func: Callable[[], Any], timeout: float | None, done: Callable[[str, Any], Any]) -> None:
+    async def _attempt(self, func: Callable[[], Any], timeout: float | None, done: Callable[[Outcome, Any], Any]) -> None:
         me = asyncio.current_task()
         assert me is not None
         # The attempt's deadline is a timer of the clock (not asyncio.timeout, which reads the
@@ -295,17 +150,17 @@ class AgentLoop:
         except asyncio.CancelledError:
             if expired and expired[0] and me.cancelling() == 1:
                 me.uncancel()
-                done("error", TimeoutError(f"attempt exceeded the timeout of {timeout}s"))
+                done(Outcome.ERROR, TimeoutError(f"attempt exceeded the timeout of {timeout}s"))
             elif me.cancelling():
-                done("cancelled", None)
+                done(Outcome.CANCELLED, None)
             else:  # the agent itself raised CancelledError: an agent failure like any other
-                done("error", asyncio.CancelledError("agent raised CancelledError"))
+                done(Outcome.ERROR, asyncio.CancelledError("agent raised CancelledError"))
         except BaseException as exc:  # noqa: BLE001 - see run_async
             if not isinstance(exc, Exception):
                 log.error("agent raised %r: counted as a failed attempt; the runtime keeps running", exc)
-            done("error", exc)
+            done(Outcome.ERROR, exc)
         else:
-            done("ok", value)
+            done(Outcome.OK, value)
         finally:
             if self._run is me:
                 self._run = None

@@ -18,7 +18,7 @@ from actors._validate import check_optional_seconds
 from actors.agent_actor import RunNowMsg, StatsMsg, StopMsg
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
-from actors.loop_side import running_loop
+from actors._loop_driver import running_loop
 from actors.runtime import Binding, answer_into
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from typing import Any
 
 from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
 from actors.dispatcher import Dispatcher
-from actors.loop_side import AgentLoop, LoopDriver
+from actors._loop_driver import LoopDriver
+from actors.loop_side import AgentLoop
 from bridge import LoopThread, ThreadPool
 
 __all__ = ["Binding", "answer_into", "inside_agent"]

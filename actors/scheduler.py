@@ -16,7 +16,7 @@ from actors._validate import check_optional_seconds
 from actors.agent import check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
 from actors.config import SchedulerConfig
-from actors.loop_side import LoopDriver
+from actors._loop_driver import LoopDriver
 from actors.messages import Start
 from actors.runtime import Binding
 from bridge import LoopThread

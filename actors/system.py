@@ -26,7 +26,7 @@ from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
 from actors.dispatcher import Dispatcher
-from actors.loop_side import LoopDriver, running_loop
+from actors._loop_driver import LoopDriver, running_loop
 from actors.ref import AgentPool, AgentRef, Message
 from actors.runtime import Binding, close_driver, release_many
 from actors.supervision import RestartLimiter

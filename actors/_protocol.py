@@ -1,0 +1,119 @@
+"""The agent actor's internal protocol: the messages its mailbox carries, besides `Tick`.
+
+Public messages (`Start`, `Stop`, ...) are translated into these by `AgentRef` and the
+schedulers; the runtime's own reports (an attempt ended, a backoff or deadline timer fired)
+are posted back as these. Outcomes and stop phases are enums, never strings or ints.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from actors.schedule import Schedule
+
+__all__ = [
+    "CALLBACK_DONE", "AttemptDone", "AttemptTimeout", "CallbackDone", "InjectFault", "Outcome", "Reply", "Retry",
+    "RunNowMsg", "StartMsg", "StatsMsg", "StopDeadline", "StopMsg", "StopPhase",
+]
+
+Reply = Callable[[Any], None]
+
+
+class Outcome(enum.Enum):
+    """How one attempt ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    CANCELLED = "cancelled"  # a stop (or a restart) cut it short
+
+
+class StopPhase(enum.Enum):
+    """Where a stop waiting for a run in flight stands when its deadline timer fires."""
+
+    GRACE = "grace"  # stop_timeout passed: cancel an async run (a sync one is abandoned)
+    CANCEL_GRACE = "cancel grace"  # the cancelled async run did not unwind: abandon it
+
+
+@dataclass(slots=True)
+class StartMsg:
+    """Start the schedule (a validated ``Start``; cron already in the agent's zone)."""
+
+    schedule: Schedule
+    max_retries: int
+    run_immediately: bool
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class StopMsg:
+    """Stop the schedule; the reply gets the final stats once stopped."""
+
+    timeout: float | None = None
+    reply: Reply | None = None
+    final: bool = False  # the runtime is torn down after it: no Start may follow
+
+
+@dataclass(slots=True)
+class RunNowMsg:
+    """Run once now; the reply gets whether a run started."""
+
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class StatsMsg:
+    """Answer the stats dict."""
+
+    reply: Reply
+
+
+@dataclass(slots=True)
+class AttemptDone:
+    """Attempt ``attempt`` of run ``run_id`` ended (late reports of abandoned ones are stale)."""
+
+    run_id: int
+    attempt: int
+    outcome: Outcome
+    value: Any
+
+
+@dataclass(slots=True)
+class Retry:
+    """The backoff wait of run ``run_id`` ended."""
+
+    run_id: int
+
+
+@dataclass(slots=True)
+class AttemptTimeout:
+    """The attempt's ``timeout`` (for an async one: plus the cancel grace) passed."""
+
+    run_id: int
+    attempt: int
+
+
+@dataclass(slots=True)
+class StopDeadline:
+    """A deadline of the stop of start ``epoch``."""
+
+    epoch: int
+    phase: StopPhase
+
+
+@dataclass(slots=True)
+class InjectFault:
+    """Make the actor's own code raise ``error`` (to exercise supervision in tests and drills)."""
+
+    error: BaseException
+
+
+class CallbackDone:
+    """A callback (on_success / on_failure) finished."""
+
+    __slots__ = ()
+
+
+CALLBACK_DONE = CallbackDone()
