@@ -6,16 +6,18 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import run, wait_for
+from conftest import run
 
 from actors import AsyncAgentScheduler, CancelToken
 from actors.testing import VirtualClock
 
-FAST_BACKOFF = {"initial": 0.01, "factor": 1.0, "cap": 0.01, "jitter": 0.0}
+# Retries 5 s apart, without jitter: the tests count virtual seconds.
+FLAT_BACKOFF = {"initial": 5, "factor": 1.0, "cap": 5, "jitter": 0.0}
 
 
 class Recorder:
@@ -42,17 +44,22 @@ class Recorder:
 
 
 class Gated:
-    """An async agent whose run lasts until the test opens its gate (bound to the running loop)."""
+    """An async agent whose run lasts until the test opens its gate; ``entered`` and ``left``
+    are set when a run begins and ends (events bound to the running loop)."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.left = asyncio.Event()
         self.started = 0
         self.finished = 0
 
     async def __call__(self, task: str) -> str:
         self.started += 1
+        self.entered.set()
         await self.gate.wait()
         self.finished += 1
+        self.left.set()
         return f"done:{task}"
 
 
@@ -72,10 +79,10 @@ def test_start_returns_true_then_false_and_never_waits_for_the_agent() -> None:
         assert await scheduler.start("10", run_immediately=True) is True
         assert await scheduler.start("10") is False
         assert scheduler.is_running
-        await wait_for(lambda: agent.started == 1)
+        await agent.entered.wait()
         assert agent.finished == 0 and (await scheduler.get_stats())["state"] == "running"
         agent.gate.set()
-        await wait_for(lambda: agent.finished == 1)
+        await agent.left.wait()
         await scheduler.stop()
         assert not scheduler.is_running
 
@@ -147,12 +154,14 @@ def test_agent_kinds_async_awaited_on_the_loop_sync_in_a_thread() -> None:
         seen["plain_thread"] = threading.current_thread()
 
     async def main() -> None:
+        clock = VirtualClock()
         loop_thread = threading.current_thread()
-        both = AsyncAgentScheduler(Both(), "t")
-        sync = AsyncAgentScheduler(plain, "t")
+        both = AsyncAgentScheduler(Both(), "t", config={"clock": clock})
+        sync = AsyncAgentScheduler(plain, "t", config={"clock": clock})
         await both.start("10", run_immediately=True)
         await sync.start("10", run_immediately=True)
-        await wait_for(lambda: "async" in seen and "plain_thread" in seen)
+        await clock.aadvance(0)  # both immediate runs have ended
+        assert "async" in seen and "plain_thread" in seen
         await both.stop()
         await sync.stop()
         assert seen["async"] is asyncio.get_running_loop()
@@ -244,19 +253,21 @@ def test_run_immediately_runs_at_once_then_on_schedule() -> None:
 
 @pytest.mark.timeout(10)
 def test_retries_until_success_then_one_callback() -> None:
-    agent = Recorder(fail_first=2)
+    clock = VirtualClock()
+    agent = Recorder(fail_first=2, clock=clock)
     ok: list[str] = []
     failed: list[BaseException] = []
 
     async def main() -> dict[str, Any]:
-        scheduler = AsyncAgentScheduler(agent, "t", config={"backoff": FAST_BACKOFF},
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock, "backoff": FLAT_BACKOFF},
                                         on_success=ok.append, on_failure=failed.append)
         await scheduler.start("60", max_retries=3, run_immediately=True)
-        await wait_for(lambda: ok)
+        await clock.aadvance(10)
         await scheduler.stop()
         return await scheduler.get_stats()
 
     stats = run(main)
+    assert agent.calls == [0.0, 5.0, 10.0]  # two retries, each after the 5 s backoff
     assert ok == ["done:t"] and failed == []
     assert stats["successful_executions"] == 1 and stats["failed_executions"] == 0
     assert stats["total_attempts"] == 3 and stats["retries"] == 2
@@ -265,19 +276,21 @@ def test_retries_until_success_then_one_callback() -> None:
 
 @pytest.mark.timeout(10)
 def test_all_attempts_fail_calls_on_failure_once_with_last_error() -> None:
-    agent = Recorder(fail_first=99)
+    clock = VirtualClock()
+    agent = Recorder(fail_first=99, clock=clock)
     ok: list[str] = []
     failed: list[BaseException] = []
 
     async def main() -> dict[str, Any]:
-        scheduler = AsyncAgentScheduler(agent, "t", config={"backoff": FAST_BACKOFF},
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock, "backoff": FLAT_BACKOFF},
                                         on_success=ok.append, on_failure=failed.append)
         await scheduler.start("60", max_retries=2, run_immediately=True)
-        await wait_for(lambda: failed)
+        await clock.aadvance(30)  # no third attempt, and nothing more before the next tick
         await scheduler.stop()
         return await scheduler.get_stats()
 
     stats = run(main)
+    assert agent.calls == [0.0, 5.0]
     assert ok == [] and len(failed) == 1 and str(failed[0]) == "failure 2"
     assert stats["failed_executions"] == 1 and stats["total_executions"] == 1
     assert stats["success_rate"] == 0.0
@@ -335,26 +348,37 @@ def test_async_attempt_timeout_fails_with_builtin_timeout_error() -> None:
     assert "TimeoutError" in stats["last_error"]
 
 
+class Late:
+    """The result of an attempt that ran past its timeout."""
+
+
 @pytest.mark.timeout(10)
 def test_sync_attempt_timeout_discards_late_result_and_cancels_token() -> None:
+    clock = VirtualClock()
     tokens: list[CancelToken] = []
-    released = threading.Event()
     ok: list[Any] = []
     failed: list[BaseException] = []
+    let_go = threading.Event()  # set when nothing holds the late result any more
 
-    def slow(task: str, cancel_token: CancelToken) -> str:
+    def slow(task: str, cancel_token: CancelToken) -> Late:
         tokens.append(cancel_token)
-        released.wait(5)
-        return "late"
+        clock.sleep(30)  # past the 10 s timeout: ends when the runtime gives up on the attempt
+        late = Late()
+        weakref.finalize(late, let_go.set)
+        return late
 
     async def main() -> dict[str, Any]:
-        scheduler = AsyncAgentScheduler(slow, "t", config={"timeout": 0.05},
+        scheduler = AsyncAgentScheduler(slow, "t", config={"clock": clock, "timeout": 10},
                                         on_success=ok.append, on_failure=failed.append)
         await scheduler.start("60", max_retries=1, run_immediately=True)
-        await wait_for(lambda: failed)
+        await clock.aadvance(9.9)
+        assert failed == [] and not tokens[0].cancelled
+        await clock.aadvance(0.1)
+        assert type(failed[0]) is TimeoutError
         assert tokens[0].cancelled  # the agent was told to give up
-        released.set()
-        await asyncio.sleep(0.05)
+        # The abandoned call returns its result now, while the schedule still runs: the runtime
+        # handles that report and drops it (a result delivered to on_success would stay in `ok`).
+        assert await asyncio.to_thread(let_go.wait, 5), "the late result is still held"
         stats = await scheduler.get_stats()
         await scheduler.stop()
         return stats
@@ -362,7 +386,7 @@ def test_sync_attempt_timeout_discards_late_result_and_cancels_token() -> None:
     stats = run(main)
     assert type(failed[0]) is TimeoutError and ok == []
     assert stats["failed_executions"] == 1 and stats["successful_executions"] == 0
-    assert stats["abandoned_runs"] == 1
+    assert stats["abandoned_runs"] == 1 and stats["state"] == "idle"
 
 
 @pytest.mark.timeout(10)
@@ -396,20 +420,22 @@ def test_stop_lets_a_short_run_finish_and_awaits_its_callback() -> None:
     order: list[str] = []
 
     async def main() -> dict[str, Any]:
-        agent, callback_gate = Gated(), asyncio.Event()
+        agent, callback_entered, callback_gate = Gated(), asyncio.Event(), asyncio.Event()
 
         async def on_success(result: str) -> None:
             order.append("callback started")
+            callback_entered.set()
             await callback_gate.wait()
             order.append("callback")
 
         scheduler = AsyncAgentScheduler(agent, "t", on_success=on_success, config={"stop_timeout": 30})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.started == 1)
+        await agent.entered.wait()
         stopping = asyncio.create_task(scheduler.stop())
-        await wait_for(lambda: not scheduler.is_running)   # the stop is under way ...
+        await asyncio.sleep(0)                              # the stop task has begun ...
+        assert not scheduler.is_running                     # ... so the stop is under way ...
         agent.gate.set()                                    # ... when the run finishes on its own
-        await wait_for(lambda: order == ["callback started"])
+        await callback_entered.wait()
         assert not stopping.done()                          # the stop waits for the callback too
         callback_gate.set()
         assert await stopping is True
@@ -423,31 +449,33 @@ def test_stop_lets_a_short_run_finish_and_awaits_its_callback() -> None:
 
 @pytest.mark.timeout(10)
 def test_stop_cancels_a_long_async_run_after_stop_timeout() -> None:
+    clock = VirtualClock()
     seen: list[str] = []
     calls: list[Any] = []
 
     async def stubborn(task: str, cancel_token: CancelToken) -> None:
         seen.append("started")
-        await cancel_token.wait_async()
-        seen.append("asked to stop")  # ... and carries on regardless
+        await clock.asleep(3600)  # a stop ends this sleep at once ...
+        seen.append(f"asked to stop: {cancel_token.cancelled}")
         try:
-            await asyncio.Event().wait()
+            while True:  # ... and the run carries on regardless, a virtual second at a time
+                await clock.asleep(1)
         except asyncio.CancelledError:
             seen.append("cancelled")
             raise
 
     async def main() -> dict[str, Any]:
-        # Real time: a run that ignores the stop cannot take virtual time (a stop ends its
-        # virtual sleeps at once); 0.2 s of grace keeps the test short.
-        scheduler = AsyncAgentScheduler(stubborn, "t", config={"stop_timeout": 0.2},
+        scheduler = AsyncAgentScheduler(stubborn, "t", config={"clock": clock, "stop_timeout": 20},
                                         on_success=calls.append, on_failure=calls.append)
-        await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: seen == ["started"])
+        await scheduler.start("3600", run_immediately=True)
+        await clock.aadvance(5)
+        assert seen == ["started"]
         await scheduler.stop()
+        assert clock.monotonic() == 25.0  # the run had its whole 20 s of grace before the cancel
         return await scheduler.get_stats()
 
     stats = run(main)
-    assert seen == ["started", "asked to stop", "cancelled"]  # asked first, cancelled only once it ignored that
+    assert seen == ["started", "asked to stop: True", "cancelled"]  # asked first, cancelled once it ignored that
     assert calls == []
     assert stats["cancelled_executions"] == 1 and stats["total_executions"] == 0
     assert stats["total_attempts"] == 1 and stats["state"] == "stopped"
@@ -455,21 +483,23 @@ def test_stop_cancels_a_long_async_run_after_stop_timeout() -> None:
 
 @pytest.mark.timeout(10)
 def test_stop_abandons_a_sync_run_that_ignores_cancellation() -> None:
-    started, release = threading.Event(), threading.Event()
+    clock = VirtualClock()
+    release = threading.Event()
     returned: list[str] = []
 
     def stubborn(task: str) -> str:
-        started.set()
-        release.wait(5)
+        while not release.is_set():  # ignores the stop: takes virtual time a second at a time
+            clock.sleep(1)
         returned.append("too late")
         return "too late"
 
     async def main() -> tuple[list[str], dict[str, Any]]:
-        scheduler = AsyncAgentScheduler(stubborn, "t", config={"stop_timeout": 0.1})
-        await scheduler.start("60", run_immediately=True)
-        await wait_for(started.is_set)
+        scheduler = AsyncAgentScheduler(stubborn, "t", config={"clock": clock, "stop_timeout": 15})
+        await scheduler.start("3600", run_immediately=True)
+        await clock.aadvance(5)
         await scheduler.stop()
-        while_stuck = list(returned)  # the stop returned while the call was still blocked
+        assert clock.monotonic() == 20.0  # the stop waited its 15 s for the run, then gave up
+        while_stuck = list(returned)  # the stop returned while the call was still going
         release.set()  # the abandoned thread ends as soon as its call returns
         return while_stuck, await scheduler.get_stats()
 
@@ -493,7 +523,7 @@ def test_stop_wakes_a_cooperative_sync_agent_at_once() -> None:
     async def main() -> dict[str, Any]:
         scheduler = AsyncAgentScheduler(cooperative, "t", config={"clock": clock, "stop_timeout": 10})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(started.is_set)
+        assert await asyncio.to_thread(started.wait, 5)
         await scheduler.stop()
         assert clock.monotonic() == 0.0  # the stop did not need its 10 s deadline to pass
         return await scheduler.get_stats()
@@ -522,10 +552,10 @@ def test_concurrent_stops_all_wait_for_the_end() -> None:
         agent = Gated()
         scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 30})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.started == 1)
+        await agent.entered.wait()
         stops = [asyncio.create_task(scheduler.stop()) for _ in range(3)]
-        await wait_for(lambda: not scheduler.is_running)
         await asyncio.sleep(0)  # every stop task has run up to its wait
+        assert not scheduler.is_running
         assert not any(stop.done() for stop in stops)  # none returns while the run is in flight
         agent.gate.set()
         assert await asyncio.gather(*stops) == [True, True, True]
@@ -544,57 +574,63 @@ def test_stop_from_another_loop_and_from_a_plain_thread() -> None:
 
     async def owner() -> None:
         scheduler = holder["s"] = AsyncAgentScheduler(agent, "t")
-        await scheduler.start("0.05", run_immediately=True)
+        await scheduler.start("3600", run_immediately=True)
         started.set()
-        while scheduler.is_running or not done.is_set():
-            await asyncio.sleep(0.01)
+        # The agent's loop keeps running (it serves the agent) until the main thread is done.
+        await asyncio.get_running_loop().run_in_executor(None, done.wait, 10)
 
     thread = threading.Thread(target=lambda: run(owner))
     thread.start()
     assert started.wait(5)
     asyncio.run(holder["s"].stop())  # a different loop, in the main thread
+    assert holder["s"].is_running is False
     done.set()
     thread.join(5)
     assert not thread.is_alive()
-    stats = asyncio.run(holder["s"].get_stats())
-    assert stats["is_running"] is False and stats["successful_executions"] >= 1
+    stats = asyncio.run(holder["s"].get_stats())  # and stats from yet another loop
+    assert stats["is_running"] is False and stats["state"] == "stopped"
+    assert stats["successful_executions"] == 1 and len(agent.calls) == 1  # the stop let the run finish
 
 
 @pytest.mark.timeout(15)
 def test_restart_under_a_second_asyncio_run() -> None:
-    agent = Recorder()
-    scheduler = AsyncAgentScheduler(agent, "t")
+    clock = VirtualClock()
+    agent = Recorder(clock=clock)
+    scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock})
 
     async def session() -> None:
-        before = len(agent.calls)
-        assert await scheduler.start("0.05", run_immediately=True) is True
-        await wait_for(lambda: len(agent.calls) >= before + 2)
+        assert await scheduler.start("5", run_immediately=True) is True
+        await clock.aadvance(5)
         await scheduler.stop()
 
     run(session)
     run(session)
+    assert agent.calls == [0.0, 5.0, 5.0, 10.0]  # at once and 5 s later, in each session
     assert len(agent.loops) == 2
-    assert asyncio.run(scheduler.get_stats())["successful_executions"] == len(agent.calls)
+    assert asyncio.run(scheduler.get_stats())["successful_executions"] == 4
 
 
 @pytest.mark.timeout(15)
 def test_restart_after_the_loop_ended_without_stop() -> None:
-    agent = Recorder()
-    scheduler = AsyncAgentScheduler(agent, "t")
+    clock = VirtualClock()
+    agent = Recorder(clock=clock)
+    scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock})
 
     async def forgetful() -> None:
-        await scheduler.start("0.05", run_immediately=True)
-        await wait_for(lambda: agent.calls)
+        await scheduler.start("60", run_immediately=True)
+        await clock.aadvance(0)
+        assert agent.calls == [0.0]
 
     asyncio.run(forgetful())  # the loop closes under a running scheduler
 
     async def again() -> None:
-        assert await scheduler.start("0.05", run_immediately=True) is True
-        n = len(agent.calls)
-        await wait_for(lambda: len(agent.calls) > n)
+        assert await scheduler.start("60", run_immediately=True) is True
+        await clock.aadvance(60)  # the closed loop's tick at 60 s is gone; the new schedule's runs
         await scheduler.stop()
 
     run(again)
+    assert agent.calls == [0.0, 0.0, 60.0]
+    assert len(agent.loops) == 2
 
 
 @pytest.mark.timeout(10)
@@ -636,11 +672,11 @@ def test_run_now_runs_once_and_does_not_stack() -> None:
         assert await scheduler.run_now() is False  # not running
         await scheduler.start("600")
         assert await scheduler.run_now() is True
-        await wait_for(lambda: agent.started == 1)
+        await agent.entered.wait()
         await scheduler.run_now()  # in flight: counted, not stacked
         assert (await scheduler.get_stats())["skipped_ticks"] == 1
         agent.gate.set()
-        await wait_for(lambda: agent.finished == 1)
+        await agent.left.wait()
         stats = await scheduler.get_stats()
         await scheduler.stop()
         return agent, stats
@@ -656,7 +692,7 @@ def test_get_stats_is_answered_while_a_run_is_in_flight() -> None:
         agent = Gated()  # the run lasts until the gate opens, which happens after the answer
         scheduler = AsyncAgentScheduler(agent, "t", config={"stop_timeout": 0})
         await scheduler.start("60", run_immediately=True)
-        await wait_for(lambda: agent.started == 1)
+        await agent.entered.wait()
         stats = await scheduler.get_stats()
         assert agent.finished == 0
         assert stats["state"] == "running" and stats["total_attempts"] == 1
@@ -668,20 +704,31 @@ def test_get_stats_is_answered_while_a_run_is_in_flight() -> None:
 
 @pytest.mark.timeout(10)
 def test_raising_callbacks_are_logged_and_never_stop_the_schedule(caplog: pytest.LogCaptureFixture) -> None:
-    agent = Recorder()
+    clock = VirtualClock()
+    agent = Recorder(clock=clock)
 
     def bad_sync(result: str) -> None:
         raise ValueError("sync callback bug")
 
-    async def main() -> None:
-        scheduler = AsyncAgentScheduler(agent, "t", on_success=bad_sync)
-        await scheduler.start("0.03", run_immediately=True)
-        await wait_for(lambda: len(agent.calls) >= 3)
-        await scheduler.stop()
+    async def bad_async(error: BaseException) -> None:
+        raise ValueError("async callback bug")
 
+    async def main() -> dict[str, Any]:
+        scheduler = AsyncAgentScheduler(agent, "t", config={"clock": clock}, on_success=bad_sync,
+                                        on_failure=bad_async)
+        await scheduler.start("5", max_retries=1, run_immediately=True)
+        await clock.aadvance(10)
+        stats = await scheduler.get_stats()
+        await scheduler.stop()
+        return stats
+
+    agent.fail_first = 1  # the first run fails (async callback), the next two succeed (sync one)
     with caplog.at_level(logging.ERROR, logger="actors"):
-        run(main)
-    assert "sync callback bug" in caplog.text
+        stats = run(main)
+    assert agent.calls == [0.0, 5.0, 10.0]  # every callback raised, the schedule went on
+    assert stats["is_running"] is True and stats["successful_executions"] == 2 and stats["failed_executions"] == 1
+    logged = sorted(str(r.exc_info[1]) for r in caplog.records if r.exc_info is not None)
+    assert logged == ["async callback bug", "sync callback bug", "sync callback bug"]
 
 
 @pytest.mark.timeout(10)
