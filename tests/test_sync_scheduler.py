@@ -12,7 +12,8 @@ from conftest import wait_until
 from actors import AgentScheduler, CancelToken
 from actors.testing import VirtualClock
 
-FAST_BACKOFF = {"initial": 0.01, "factor": 1.0, "cap": 0.01, "jitter": 0.0}
+# Retries 5 s apart, without jitter: the tests count virtual seconds.
+FLAT_BACKOFF = {"initial": 5, "factor": 1.0, "cap": 5, "jitter": 0.0}
 
 
 def library_threads() -> list[str]:
@@ -54,30 +55,36 @@ def test_start_returns_at_once_and_stop_blocks_until_stopped() -> None:
 
 @pytest.mark.timeout(10)
 def test_context_manager_stops_on_exit() -> None:
+    clock = VirtualClock()
     calls: list[str] = []
-    with AgentScheduler(calls.append, "x") as scheduler:
-        scheduler.start("0.03", run_immediately=True)
-        wait_until(lambda: len(calls) >= 3)
+    with AgentScheduler(calls.append, "x", config={"clock": clock}) as scheduler:
+        scheduler.start("5", run_immediately=True)
+        clock.advance(10)
+        assert scheduler.is_running
     assert not scheduler.is_running
     assert library_threads() == []
-    assert scheduler.get_stats()["successful_executions"] >= 3
+    clock.advance(60)  # stopped: nothing runs any more
+    assert calls == ["x"] * 3
+    assert scheduler.get_stats()["successful_executions"] == 3
 
 
 @pytest.mark.timeout(10)
 def test_stop_timeout_argument_replaces_the_config() -> None:
-    started, release = threading.Event(), threading.Event()
+    clock = VirtualClock()
+    release = threading.Event()
     returned: list[str] = []
 
     def stubborn(task: str) -> None:
-        started.set()
-        release.wait(5)  # shorter than the config's 30 s, far longer than the 0.1 s given to stop()
+        while not release.is_set():  # ignores the stop: takes virtual time a second at a time
+            clock.sleep(1)
         returned.append("returned")
 
-    scheduler = AgentScheduler(stubborn, "t", config={"stop_timeout": 30})
-    scheduler.start("60", run_immediately=True)
-    assert started.wait(5)
-    scheduler.stop(timeout=0.1)
-    assert returned == []  # the stop gave up on the call while it was still blocked
+    scheduler = AgentScheduler(stubborn, "t", config={"clock": clock, "stop_timeout": 30})
+    scheduler.start("3600", run_immediately=True)
+    clock.advance(5)
+    scheduler.stop(timeout=2)
+    assert clock.monotonic() == 7.0  # the stop waited the 2 s it was given, not the config's 30
+    assert returned == []  # the stop gave up on the call while it was still going
     release.set()
     stats = scheduler.get_stats()
     assert stats["abandoned_runs"] == 1 and stats["cancelled_executions"] == 1
@@ -124,9 +131,10 @@ def test_an_agent_with_both_kinds_uses_its_sync_method() -> None:
         def run(self, task: str) -> None:
             used.append("sync")
 
-    scheduler = AgentScheduler(Both(), "t")
+    clock = VirtualClock()
+    scheduler = AgentScheduler(Both(), "t", config={"clock": clock})
     scheduler.start("60", run_immediately=True)
-    wait_until(lambda: used)
+    clock.advance(0)
     scheduler.stop()
     assert used == ["sync"] and scheduler.get_stats()["kind"] == "sync"
 
@@ -143,10 +151,11 @@ def test_praisonai_style_agent_with_start() -> None:
 
     agent = Agent()
     results: list[str] = []
-    with AgentScheduler(agent, "summarise the news", on_success=results.append) as scheduler:
+    clock = VirtualClock()
+    with AgentScheduler(agent, "summarise the news", config={"clock": clock}, on_success=results.append) as scheduler:
         scheduler.start("60", run_immediately=True)
-        wait_until(lambda: results)
-    assert agent.tasks == ["summarise the news"] and results == ["answer"]
+        clock.advance(60)
+    assert agent.tasks == ["summarise the news"] * 2 and results == ["answer"] * 2
 
 
 @pytest.mark.timeout(10)
@@ -158,9 +167,13 @@ def test_retry_then_failure_with_sync_callbacks() -> None:
         attempts.append(1)
         raise ConnectionError(f"attempt {len(attempts)}")
 
-    scheduler = AgentScheduler(always_fails, "t", config={"backoff": FAST_BACKOFF}, on_failure=failures.append)
+    clock = VirtualClock()
+    scheduler = AgentScheduler(always_fails, "t", config={"clock": clock, "backoff": FLAT_BACKOFF},
+                               on_failure=failures.append)
     scheduler.start("60", max_retries=3, run_immediately=True)
-    wait_until(lambda: failures)
+    clock.advance(9)
+    assert failures == [] and len(attempts) == 2  # at 0 and 5 s; the third is due at 10 s
+    clock.advance(1)
     scheduler.stop()
     stats = scheduler.get_stats()
     assert len(attempts) == 3 and len(failures) == 1 and str(failures[0]) == "attempt 3"
@@ -170,13 +183,13 @@ def test_retry_then_failure_with_sync_callbacks() -> None:
 @pytest.mark.timeout(10)
 def test_cooperative_agent_gets_the_token_and_stop_is_quick() -> None:
     started = threading.Event()
+    woken: list[bool] = []
     reasons: list[str | None] = []
     clock = VirtualClock()
 
     def cooperative(task: str, *, cancel_token: CancelToken) -> None:
         started.set()
-        while not cancel_token.wait(0.01):
-            pass
+        woken.append(cancel_token.wait(60))  # True: woken by the stop, not by the timeout
         reasons.append(cancel_token.reason)
 
     scheduler = AgentScheduler(cooperative, "t", config={"clock": clock})  # stop_timeout: 10 s
@@ -184,7 +197,7 @@ def test_cooperative_agent_gets_the_token_and_stop_is_quick() -> None:
     assert started.wait(5)
     scheduler.stop()
     assert clock.monotonic() == 0.0  # the run ended on the token: no stop deadline had to pass
-    assert reasons == ["stop"]
+    assert woken == [True] and reasons == ["stop"]
     stats = scheduler.get_stats()
     assert stats["cancelled_executions"] == 1 and stats["abandoned_runs"] == 0
 
@@ -199,20 +212,23 @@ def test_stop_from_inside_a_callback_does_not_deadlock() -> None:
         stopped.set()
 
     scheduler = holder["s"] = AgentScheduler(lambda task: 1, "t", on_success=on_success)
-    scheduler.start("0.05", run_immediately=True)
-    assert stopped.wait(2)
-    wait_until(lambda: not scheduler.is_running and scheduler._binding is None)
-    assert scheduler.get_stats()["successful_executions"] >= 1
+    scheduler.start("3600", run_immediately=True)
+    assert stopped.wait(5)  # the stop returned inside the callback, without waiting for itself
+    assert not scheduler.is_running
+    # It finishes in the background: poll the scheduler's own state, nothing else says when.
+    wait_until(lambda: scheduler._binding is None)
+    assert scheduler.get_stats()["successful_executions"] == 1
 
 
 @pytest.mark.timeout(10)
 def test_restart_after_stop() -> None:
+    clock = VirtualClock()
     calls: list[str] = []
-    scheduler = AgentScheduler(calls.append, "t")
-    for _ in range(3):
+    scheduler = AgentScheduler(calls.append, "t", config={"clock": clock})
+    for n in range(1, 4):
         assert scheduler.start("60", run_immediately=True)
-        n = len(calls)
-        wait_until(lambda: len(calls) > n)
+        clock.advance(0)
+        assert len(calls) == n
         scheduler.stop()
     assert scheduler.get_stats()["successful_executions"] == 3
     assert library_threads() == []
@@ -227,10 +243,12 @@ def test_many_schedulers_share_the_runtime_and_leave_nothing() -> None:
             counts[i] += 1
         return agent
 
-    schedulers = [AgentScheduler(make(i), "t") for i in range(50)]
+    clock = VirtualClock()
+    schedulers = [AgentScheduler(make(i), "t", config={"clock": clock}) for i in range(50)]
     for s in schedulers:
-        s.start("0.05", run_immediately=True)
-    wait_until(lambda: min(counts) >= 2)
+        s.start("5", run_immediately=True)
+    clock.advance(5)
+    assert counts == [2] * 50
     threads_while_running = threading.active_count()
     for s in schedulers:
         s.stop()
