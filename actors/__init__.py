@@ -6,6 +6,7 @@ The public API is every name in ``__all__``, documented in the API reference (do
                         Start, Stop, RunNow, GetStats, parse_schedule, IntervalSchedule,
                         CronSchedule, backoff_delay, RetryPolicy, safe_call, asafe_call,
                         CancelToken, AgentDeadError, ArgumentTypeError)
+    from actors.testing import VirtualClock      # virtual time for tests of schedules
 """
 
 import logging
