@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import run, wait_for, wait_until
+from conftest import run
 
 from actors import ActorSystem, AgentDeadError, AgentPool, AgentRef, GetStats, RunNow, Start, Stop
 from actors.agent_actor import InjectFault
@@ -86,7 +86,7 @@ def test_tell_never_blocks_on_a_busy_agent() -> None:
         gate.wait(5)
 
     with ActorSystem() as system:
-        ref = system.spawn(slow, "t", config={"stop_timeout": 0.1})
+        ref = system.spawn(slow, "t")
         ref.tell(Start("60", run_immediately=True))
         for _ in range(100):  # the run holds its gate shut until after these returned
             ref.tell(RunNow())
@@ -129,8 +129,8 @@ def test_telling_a_non_message_is_a_type_error() -> None:
 def test_dead_after_shutdown_tell_is_a_dead_letter_and_ask_raises(caplog: pytest.LogCaptureFixture) -> None:
     system = ActorSystem()
     ref = system.spawn(Counter(), "t", name="gone")
-    ref.tell(Start("0.05", run_immediately=True))
-    final = system.shutdown(timeout=2.0)
+    ref.tell(Start("3600", run_immediately=True))
+    final = system.shutdown(timeout=2.0)  # the Start came first: its run ends before the stop
     assert set(final) == {"gone"} and final["gone"]["is_running"] is False
     assert not ref.is_alive
     with caplog.at_level(logging.WARNING, logger="actors"):
@@ -139,7 +139,7 @@ def test_dead_after_shutdown_tell_is_a_dead_letter_and_ask_raises(caplog: pytest
     assert system.dead_letters == 2 and "dead letter" in caplog.text
     with pytest.raises(AgentDeadError):  # at once: not a TimeoutError after 60 s
         ref.ask(GetStats(), timeout=60.0)
-    assert ref.stats()["successful_executions"] >= 1  # last stats stay readable
+    assert ref.stats()["successful_executions"] == 1  # last stats stay readable
     assert library_threads() == []
 
 
@@ -161,26 +161,30 @@ def test_shutdown_stops_everything_and_returns_final_stats_quickly() -> None:
 
 @pytest.mark.timeout(10)
 def test_a_system_can_spawn_again_after_shutdown() -> None:
-    system = ActorSystem()
+    clock = VirtualClock()
+    system = ActorSystem(clock=clock)
     for _ in range(2):
         agent = Counter()
         ref = system.spawn(agent, "t", name="same")
         ref.tell(Start("60", run_immediately=True))
-        wait_until(lambda: agent.calls == 1)
-        system.shutdown()
-    assert library_threads() == []
+        clock.advance(60)
+        assert agent.calls == 2
+        assert system.shutdown()["same"]["successful_executions"] == 2
+        assert library_threads() == []
 
 
 @pytest.mark.timeout(10)
 def test_mixed_pool_sync_in_threads_async_on_the_loop() -> None:
     sync_agent, async_agent = Counter(), AsyncCounter()
+    clock = VirtualClock()
 
     async def main() -> dict[str, Any]:
-        async with ActorSystem() as system:
+        async with ActorSystem(clock=clock) as system:
             pool = system.pool([sync_agent, async_agent], task="p")
             assert isinstance(pool, AgentPool) and len(pool.refs) == 2
-            pool.tell(Start("0.03", run_immediately=True))
-            await wait_for(lambda: sync_agent.calls >= 3 and async_agent.calls >= 3)
+            pool.tell(Start("5", run_immediately=True))
+            await clock.aadvance(10)
+            assert sync_agent.calls == 3 and async_agent.calls == 3
             answers = await pool.ask_async(GetStats(), timeout=1.0)
             assert {a["kind"] for a in answers.values()} == {"sync", "async"}
             return await pool.astats()
@@ -190,7 +194,7 @@ def test_mixed_pool_sync_in_threads_async_on_the_loop() -> None:
     assert not loop_threads  # the sync member never ran on the loop's thread
     assert len(async_agent.loops) == 1
     total = stats["total"]
-    assert total["agents"] == 2
+    assert total["agents"] == 2 and total["successful_executions"] == 6
     assert total["successful_executions"] == sum(s["successful_executions"] for s in stats["agents"].values())
     assert total["success_rate"] == 100.0 and total["worst_lateness_ms"] is not None
     assert library_threads() == []
@@ -207,14 +211,16 @@ def test_async_system_prefers_async_methods_plain_system_sync_ones() -> None:
         def start(self, task: str) -> None:
             used.append("sync")
 
-    with ActorSystem() as system:
+    clock = VirtualClock()
+    with ActorSystem(clock=clock) as system:
         system.spawn(Both(), "t").tell(Start("60", run_immediately=True))
-        wait_until(lambda: used)
+        clock.advance(0)
+        assert used == ["sync"]
 
     async def main() -> None:
-        async with ActorSystem() as system:
+        async with ActorSystem(clock=clock) as system:
             system.spawn(Both(), "t").tell(Start("60", run_immediately=True))
-            await wait_for(lambda: len(used) == 2)
+            await clock.aadvance(0)
 
     run(main)
     assert used == ["sync", "async"]
@@ -222,10 +228,12 @@ def test_async_system_prefers_async_methods_plain_system_sync_ones() -> None:
 
 @pytest.mark.timeout(10)
 def test_pool_ask_and_stats_from_sync_code() -> None:
-    with ActorSystem() as system:
+    clock = VirtualClock()
+    with ActorSystem(clock=clock) as system:
         pool = system.pool([Counter(), Counter(), AsyncCounter()], task="t")
         assert set(pool.ask(Start("60", run_immediately=True), timeout=1.0).values()) == {True}
-        wait_until(lambda: pool.stats()["total"]["successful_executions"] == 3)
+        clock.advance(0)
+        assert pool.stats()["total"]["successful_executions"] == 3
         stopped = pool.ask(Stop(), timeout=2.0)
         assert all(s["is_running"] is False for s in stopped.values())
 
@@ -247,17 +255,19 @@ def test_ask_from_the_agents_own_loop_is_refused_not_a_hang() -> None:
 @pytest.mark.timeout(10)
 def test_supervision_restarts_a_crashed_actor_with_its_schedule_and_stats() -> None:
     agent = Counter()
-    with ActorSystem() as system:
+    clock = VirtualClock()
+    with ActorSystem(clock=clock) as system:
         ref = system.spawn(agent, "t")
-        ref.tell(Start("0.03", run_immediately=True))
-        wait_until(lambda: agent.calls >= 2)
-        ok_before = ref.ask(GetStats(), timeout=1.0)["successful_executions"]
+        ref.tell(Start("5", run_immediately=True))
+        clock.advance(5)
+        assert agent.calls == 2
         ref._binding.post(InjectFault(RuntimeError("bug in actor code")))  # type: ignore[union-attr]
-        wait_until(lambda: ref.ask(GetStats(), timeout=1.0)["restarts"] == 1)
-        calls = agent.calls
-        wait_until(lambda: agent.calls >= calls + 2)  # the schedule survived the crash
+        clock.advance(0)
+        assert ref.ask(GetStats(), timeout=1.0)["restarts"] == 1
+        clock.advance(10)
+        assert agent.calls == 4  # the schedule survived the crash
         stats = ref.ask(GetStats(), timeout=1.0)
-        assert stats["is_running"] and stats["successful_executions"] >= ok_before
+        assert stats["is_running"] and stats["successful_executions"] == 4  # and so did the stats
         assert "bug in actor code" in stats["last_error"]
 
 
@@ -273,7 +283,8 @@ def test_supervision_gives_up_past_the_limit(caplog: pytest.LogCaptureFixture) -
         with caplog.at_level(logging.ERROR, logger="actors"):
             for i in range(3):
                 ref._binding.post(InjectFault(RuntimeError(f"crash {i}")))  # type: ignore[union-attr]
-            wait_until(lambda: not ref.is_alive)
+            clock.advance(0)  # the three crashes are handled
+        assert not ref.is_alive
         stats = ref.stats()
         assert stats["restarts"] == 2 and stats["is_running"] is False and stats["state"] == "stopped"
         assert "crash 2" in stats["last_error"] and "giving up" in caplog.text
@@ -356,7 +367,7 @@ def test_an_ask_that_timed_out_does_not_crash_the_agent_when_answered() -> None:
         async with ActorSystem(config={"max_restarts": 0}) as system:
             ref = system.spawn(slow, "t", config={"stop_timeout": 30})
             await ref.ask_async(Start("60", run_immediately=True))
-            await wait_for(started.is_set)
+            assert await asyncio.to_thread(started.wait, 5)
             with pytest.raises(TimeoutError):  # the Stop waits for the run, held by the gate
                 await ref.ask_async(Stop(), timeout=0.05)
             gate.set()  # the run ends, the Stop completes: its first answer goes to nobody
