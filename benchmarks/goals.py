@@ -4,8 +4,10 @@ A goal against a floor or a peer is judged on the ratio of two numbers measured 
 never on a number carried over from another host; a goal that is an absolute number (a 50 ms
 stop, a 20 ms p99 for 10,000 agents) stays absolute, and the report names the host it ran on.
 A missing or errored input is a FAIL "not measured: <what>" (:mod:`benchmarks.verdict`). A
-contender goal applies a verdict to a series built to fail it (the drifting scheduler): it must
-FAIL, or the verdict cannot fail and is broken. :func:`evaluate` returns every goal.
+contender goal applies a verdict to a series built to fail it (the drifting scheduler, the
+wasteful CPU wrapper): it must FAIL, or the verdict cannot fail and is broken. The goals of CPU
+per run and of many agents are in :mod:`benchmarks.load_goals`; :func:`evaluate` returns every
+goal.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from benchmarks.load_goals import load_contenders, load_goals
 from benchmarks.reasons import dispatch_reason, message_reason, scale_reason
 from benchmarks.verdict import (BACKOFF_LABELS, CONTENDERS, FLOOR_OF, FLOOR_RATIO, LABELS, PEERS_OF, RAW_RATIO,
                                 SCALE_AGENTS, SCALE_P99_MS, SCALE_RSS_MB, SCALE_SHUTDOWN_S, SCALE_SPAWN_S, STOP_MS,
@@ -231,5 +234,7 @@ def evaluate(results: Result) -> list[Goal]:
     goals.append(shutdown_goal(results))
     for shape in ("burst", "spread"):
         goals += [scale_latency_goal(results, shape), scale_resource_goal(results, shape)]
+    goals += load_goals(results)
     goals += [drift_goal(results, key) for key in CONTENDERS]
+    goals += load_contenders(results)
     return goals

@@ -6,8 +6,9 @@ Each function returns (why, fix), two sentences for the report.
 
 from __future__ import annotations
 
-from benchmarks.verdict import (FLOOR_OF, FLOOR_RATIO, LABELS, OURS_PATH, PEERS_OF, SCALE_P99_MS, WAKEUPS, Result, ms,
-                                short_label)
+from benchmarks.verdict import (CPU_COMPLETE, FLOOR_OF, FLOOR_RATIO, LABELS, LARGE_P99_MS, LARGE_RSS_MB,
+                                LARGE_SPAWN_S, LARGE_SHUTDOWN_S, OURS_PATH, PEERS_OF, SCALE_P99_MS, WAKEUPS, Result,
+                                ms, short_label)
 
 
 def dispatch_reason(key: str, condition: str, by_key: Result, beaten_by: Result) -> tuple[str, str]:
@@ -115,3 +116,78 @@ def scale_reason(p: Result, floor: Result | None, frozen: Result | None, handoff
         fix.append("for the burst shape the floor says the ticks themselves must be spread (a per-agent phase "
                    "offset on start), as the 'spread' rows show")
     return "; ".join(why) + ".", "; ".join(fix) + "."
+
+
+def cpu_reason(c: Result, f: Result, contender: bool) -> tuple[str, str]:
+    """CPU per run over 2x its floor (or too few runs): where the extra CPU goes and the fix.
+
+    ``c`` and ``f`` are :func:`benchmarks.load_goals.cpu_cost` dicts (ours or the contender,
+    and the floor of its shape).
+    """
+    extra = c["us"] - f["us"]
+    why = [f"{c['us']:.0f} µs of CPU per run is {c['us'] / f['us']:.2f}× the floor's {f['us']:.0f} µs: of the "
+           f"{extra:.0f} µs more, {c['user_us'] - f['user_us']:.0f} µs is user time (Python work per tick) and "
+           f"{c['sys_us'] - f['sys_us']:.0f} µs system time, with {c['switches']:.1f} context switches per run "
+           f"against the floor's {f['switches']:.1f} (each a thread that blocks and is woken again)"]
+    if c["gc_per_1000"] > f["gc_per_1000"]:
+        why.append(f"the collector ran {c['gc_per_1000']:.1f} times per 1,000 runs against the floor's "
+                   f"{f['gc_per_1000']:.1f}")
+    if c["runs"] < CPU_COMPLETE * c["expected"]:
+        why.append(f"only {c['runs']} of the {c['expected']} expected runs started in the window, so the CPU it "
+                   "paid for is divided by too few runs")
+    if contender:
+        return ("; ".join(why) + ".", "expected for this contender: it burns 3× the floor's CPU in every run by "
+                "design, so it must fail; a verdict that passed it could not fail.")
+    return ("; ".join(why) + ".",
+            "cut the work per tick: wake fewer threads per run (each switch is a futex wake and a GIL hand-off) "
+            "and create fewer objects per tick (messages, records, closures); the profile tables show which "
+            "functions the user time goes to.")
+
+
+def large_latency_reason(p: Result) -> tuple[str, str]:
+    """Many agents over their p99, skipping or missing runs: gc pauses, CPU load, and the fix."""
+    lat = p["lateness"]
+    rate = p["agents"] / p["interval_s"]
+    why = [f"p99 {ms(lat['p99_ms'])} (median {ms(lat['median_ms'])}, max {ms(lat['max_ms'])}) at {rate:,.0f} "
+           "ticks per second"]
+    if p.get("cpu_us_per_run") is not None:
+        why.append(f"each run costs {p['cpu_us_per_run']:.0f} µs of CPU, {rate * p['cpu_us_per_run'] / 1e4:.0f} % "
+                   "of one core for all agents")
+    if p.get("gc_collections"):
+        why.append(f"the garbage collector ran {p['gc_collections']} times ({p['gc_gen2']} full) for "
+                   f"{ms(p['gc_total_ms'])}, the longest pause {ms(p['gc_max_ms'])}, stopping every thread while "
+                   f"{rate * p['gc_max_ms'] / 1000:.0f} ticks fell due")
+    if p.get("start_lag_s", 0) * 1000 > LARGE_P99_MS:
+        why.append(f"the tell(Start) loop fell up to {ms(p['start_lag_s'] * 1000)} behind its schedule, so those "
+                   "starts, and their ticks one interval later, came bunched")
+    if p.get("skipped"):
+        why.append(f"{p['skipped']} tick(s) skipped")
+    if p.get("missing"):
+        why.append(f"{p['missing']} expected run(s) never started in the window")
+    fix = ("allocate less per agent and per tick, so that full collections (each one scans every agent's objects) "
+           "are rarer and shorter; gc.freeze() after start-up takes the agents' long-lived objects out of them"
+           if p.get("gc_max_ms", 0) > LARGE_P99_MS else
+           "cut the CPU per run (see the CPU-per-run table and the profile), so that ticks do not queue behind "
+           "each other on the one GIL")
+    return "; ".join(why) + ".", fix + "."
+
+
+def large_resource_reason(p: Result, spawn_s: float) -> tuple[str, str]:
+    """Many agents over a spawn, RSS or shutdown budget: the cost per agent of each, and the fix."""
+    n = p["agents"]
+    over, fix = [], []
+    if spawn_s > LARGE_SPAWN_S:
+        over.append(f"spawn + tell(Start) {spawn_s:.2f} s = {spawn_s / n * 1e6:.0f} µs per agent")
+        fix.append("make spawn() build less per agent (a Binding, a mailbox, an actor and its stats record)")
+    if p["rss_total_mb"] > LARGE_RSS_MB:
+        over.append(f"RSS {p['rss_total_mb']:.0f} MB = {p.get('rss_per_agent_kb', float('nan')):.1f} KB per agent")
+        fix.append("shrink what each agent keeps (__slots__, shared config and schedule objects, no per-agent "
+                   "closures)")
+    if p["shutdown_s"] > LARGE_SHUTDOWN_S:
+        over.append(f"shutdown {p['shutdown_s']:.2f} s = {p['shutdown_s'] / n * 1e6:.0f} µs per agent")
+        fix.append("stop the agents as a batch: one loop call cancelling every timer, one teardown of the runtime")
+    if p.get("stopped_ok") is not True:
+        over.append("not every agent ended stopped")
+        fix.append("the shutdown's timeout passed with agents still running: see their final stats")
+    return ("over budget: " + "; ".join(over) + f" ({p.get('threads_max', '?')} threads).",
+            "; ".join(fix) + ".")

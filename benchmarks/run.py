@@ -4,11 +4,14 @@ Prints the tables and goal verdicts and writes a markdown report: the full run w
 docs/benchmarks.md, ``--quick`` a scratch file in the system temp dir (:func:`default_out`), so a
 first look never rewrites the tracked page. Every measurement runs in a fresh interpreter
 (:func:`benchmarks.common.run_child`), one after another, never in parallel.
-``--quick`` (< 1 min on 2 cores): 100 ticks per dispatch series (50 next to the busy thread, so
-drift is read at tick 100, not 1,000), 500 messages, 10,000 agents only for 4 ticks, no profile.
-Full (~9 min): 1,000 ticks per series, 2,000 messages, 100 / 1,000 / 10,000 agents for 10 ticks
-(and, as evidence, 10,000 with gc.freeze()), and the py-spy profile. Both run the drifting
-contender (``naive_sync``, idle only), which must FAIL the drift goal.
+``--quick`` (~1.5 min on 2 cores): 100 ticks per dispatch series (50 next to the busy thread, so
+drift is read at tick 100, not 1,000), 500 messages, 10,000 agents only for 4 ticks, CPU per run
+of 500 agents over 2 ticks, 10,000 agents at a 6 s interval (the full run's 1,667 ticks per
+second), no profile. Full (~12 min): 1,000 ticks per series, 2,000 messages, 100 / 1,000 /
+10,000 agents for 10 ticks (and, as evidence, 10,000 with gc.freeze()), CPU per run of 1,000
+agents over 4 ticks in 2 alternating rounds, 100,000 agents at 60 s, and the py-spy profile.
+Both run the contenders, which must FAIL their goals: the drifting scheduler (``naive_sync``,
+idle only) and the wasteful CPU wrapper (``wasteful_async``).
 """
 
 from __future__ import annotations
@@ -27,16 +30,19 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 
 from benchmarks import report  # noqa: E402
 from benchmarks.common import ROOT, Result, machine, run_child  # noqa: E402
+from benchmarks.cpu import SERIES as CPU_SERIES  # noqa: E402
 from benchmarks.dispatch import IDLE_ONLY, SERIES  # noqa: E402
 
 INTERVAL = 0.02
 PLANS: dict[str, dict[str, Any]] = {
     "quick": {"ticks_idle": 100, "ticks_busy": 50, "messages": 500, "stop_repeats": 10, "shutdown_agents": 1000,
               "shutdown_warm_s": 1.0, "shutdown_repeats": 1, "scale_agents": [10000], "scale_ticks": 4,
-              "gc_freeze_evidence": False, "profile": False},
+              "gc_freeze_evidence": False, "cpu_agents": 500, "cpu_ticks": 2, "cpu_rounds": 1,
+              "large_agents": 10000, "large_interval": 6.0, "profile": False},
     "full": {"ticks_idle": 1000, "ticks_busy": 1000, "messages": 2000, "stop_repeats": 30, "shutdown_agents": 1000,
              "shutdown_warm_s": 2.0, "shutdown_repeats": 3, "scale_agents": [100, 1000, 10000], "scale_ticks": 10,
-             "gc_freeze_evidence": True, "profile": True},
+             "gc_freeze_evidence": True, "cpu_agents": 1000, "cpu_ticks": 4, "cpu_rounds": 2,
+             "large_agents": 100000, "large_interval": 60.0, "profile": True},
 }
 
 
@@ -82,6 +88,17 @@ def run_suite(mode: str, profile: bool) -> Result:
                                                    **run_child("scale:run", timeout=180, agents=agents,
                                                                ticks=plan["scale_ticks"], shape=shape,
                                                                gc_freeze=freeze)})
+    results["cpu"] = {"rounds": []}
+    for r in range(plan["cpu_rounds"]):  # alternating series, pooled: one noisy process weighs less
+        results["cpu"]["rounds"].append(cpu_round := {})
+        for name, (func, extra) in CPU_SERIES.items():
+            step(f"cpu per run: {name}, {plan['cpu_agents']} agents, round {r + 1} of {plan['cpu_rounds']}")
+            cpu_round[name] = run_child(f"cpu:{func.__name__}", timeout=plan["cpu_ticks"] + 60,
+                                        agents=plan["cpu_agents"], ticks=plan["cpu_ticks"], **extra)
+    n, interval = plan["large_agents"], plan["large_interval"]
+    step(f"many agents: {n:,} at {interval:g} s (about {2 * interval:.0f} s)")
+    results["large"] = {"agents": n, "interval_s": interval,
+                        **run_child("large:run", timeout=2 * interval + 180, agents=n, interval=interval)}
     if profile:
         step("profile: 2,000 agents under py-spy")
         results["profile"] = run_child("profile:run", timeout=120, agents=2000, seconds=6.0)
@@ -106,7 +123,7 @@ def check_out(mode: str, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a first look in under a minute (writes a scratch file)")
+    parser.add_argument("--quick", action="store_true", help="a first look in about 90 s (writes a scratch file)")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                         help="take the py-spy profile (default: in full mode only)")
     parser.add_argument("--out", type=Path, help="markdown report to write (default: docs/benchmarks.md for a full "

@@ -47,6 +47,18 @@ RAW_RATIO = 1.3  # a tell or ask may cost up to 1.3x raw pykka's (issue 5)
 STOP_MS = 50.0  # absolute: stop() during a backoff wait and shutdown() of 1,000 agents (issue 5)
 SCALE_AGENTS = 10000  # the graded scale point; smaller ones are shown, not graded
 SCALE_P99_MS, SCALE_RSS_MB, SCALE_SPAWN_S, SCALE_SHUTDOWN_S = 20.0, 300.0, 5.0, 2.0  # absolute (issue 5)
+CPU_LABELS = {"floor_async": "floor: raw call_at + create_task",
+              "ours_async": "ours: async agents (async with ActorSystem)",
+              "wasteful_async": "contender: raw call_at + task, burning 3× the floor's CPU per run",
+              "floor_sync": "floor: raw call_at + hand-off to a waiting thread",
+              "ours_sync": "ours: sync agents (ActorSystem)"}
+CPU_FLOOR_OF = {"floor_async": "floor_async", "ours_async": "floor_async", "wasteful_async": "floor_async",
+                "floor_sync": "floor_sync", "ours_sync": "floor_sync"}
+CPU_CONTENDERS = ("wasteful_async",)
+CPU_RATIO = 2.0  # CPU per run may cost up to 2x the raw floor's of the same shape (issue 10)
+CPU_COMPLETE = 0.95  # a CPU figure counts only if >= 95 % of the expected runs started in its window
+LARGE_AGENTS = 100000  # the graded point of the many-agents benchmark in a full run (10,000 in --quick)
+LARGE_SPAWN_S, LARGE_RSS_MB, LARGE_P99_MS, LARGE_SHUTDOWN_S = 5.0, 600.0, 20.0, 5.0  # absolute (issue 10)
 
 
 @dataclass

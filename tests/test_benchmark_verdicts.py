@@ -1,8 +1,9 @@
 """The benchmark verdicts can fail: synthetic results fed to the goal functions (no timing).
 
 Good numbers PASS; a bad number, a missing measurement or an errored one FAILs; the drifting
-contender FAILs the drift goal; ratio goals judge the same on a host 3x slower; every table of
-the report names its host; a quick run never writes the tracked docs/benchmarks.md.
+contender FAILs the drift goal and the wasteful one the CPU-per-run goal; ratio goals judge the
+same on a host 3x slower; every table of the report names its host; a quick run never writes
+the tracked docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -43,6 +44,28 @@ def point(shape: str, **extra: Any) -> Result:
             "gc_collections": 3, "gc_gen2": 0, "gc_total_ms": 5.0, "gc_max_ms": 2.0, "runs": 40000, **extra}
 
 
+def cpu_series(us: float, runs: int = 4000, switches: float = 1.0) -> Result:
+    """One series of one CPU round: ``us`` µs of CPU per run over ``runs`` runs (4,000 expected)."""
+    return {"agents": 1000, "ticks": 4, "interval_s": 1.0, "expected_runs": 4000, "runs": runs, "window_s": 4.0,
+            "cpu_s": us * runs / 1e6, "cpu_us_per_run": us, "user_us_per_run": us * 0.8,
+            "sys_us_per_run": us * 0.2, "switches_per_run": switches, "threads": 3, "gc_collections": 0,
+            "gc_total_ms": 0.0, "gc_max_ms": 0.0, "gc_gen2": 0}
+
+
+def cpu_round() -> Result:
+    return {"floor_async": cpu_series(40.0), "ours_async": cpu_series(70.0, switches=1.1),
+            "wasteful_async": cpu_series(160.0), "floor_sync": cpu_series(50.0, switches=2.0),
+            "ours_sync": cpu_series(90.0, switches=2.5)}
+
+
+def large() -> Result:
+    return {"agents": 100000, "interval_s": 60.0, "ticks": 1, "lateness": summ(0.7, 12.0, n=100000), "missing": 0,
+            "skipped": 0, "spawn_s": 3.0, "tell_s": 0.8, "start_lag_s": 0.003, "shutdown_s": 3.0, "stopped_ok": True,
+            "threads_max": 20, "threads_before": 1, "rss_total_mb": 500.0, "rss_per_agent_kb": 4.9, "runs": 100000,
+            "cpu_s": 10.0, "cpu_us_per_run": 100.0, "gc_collections": 30, "gc_gen2": 1, "gc_total_ms": 40.0,
+            "gc_max_ms": 9.0}
+
+
 def good() -> Result:
     """Results in which every goal of ours passes, and the contender drifts as it does."""
     idle = {"floor_async": series(1.5), "floor_sync": series(1.7), "ours_async": series(2.0),
@@ -68,6 +91,8 @@ def good() -> Result:
         "scale": {"points": [point("burst"), point("spread")],
                   "floors": [{"agents": 10000, "ticks": 4, "steady": summ(1.0, 1.5), "all": summ(1.0, 1.5),
                               "missing": 0}]},
+        "cpu": {"rounds": [cpu_round(), cpu_round()]},
+        "large": large(),
     }
 
 
@@ -78,12 +103,15 @@ def by_key(results: Result) -> dict[str, Goal]:
 OURS = [g.key for g in goals.evaluate(good()) if not g.contender]
 
 
-def test_good_numbers_pass_every_goal_and_the_contender_fails_drift() -> None:
+def test_good_numbers_pass_every_goal_and_the_contenders_fail_theirs() -> None:
     verdicts = by_key(good())
     assert [k for k in OURS if not verdicts[k].ok] == []
     drifter = verdicts["drift.naive_sync"]
     assert drifter.contender and not drifter.ok
     assert "behind the grid" in drifter.why and drifter.check == "the verdict can fail"
+    waster = verdicts["cpu.wasteful_async"]
+    assert waster.contender and not waster.ok
+    assert "4.00× the floor's 40 µs" in waster.why and waster.check == "the verdict can fail"
 
 
 def test_no_results_at_all_fail_every_goal_as_not_measured() -> None:
@@ -93,7 +121,8 @@ def test_no_results_at_all_fail_every_goal_as_not_measured() -> None:
 
 
 # Which goals each top-level section feeds: removing the section must FAIL exactly those.
-SECTIONS = {"dispatch": ("dispatch.", "drift."), "messages": ("messages.",), "stop": ("stop.",), "scale": ("scale.",)}
+SECTIONS = {"dispatch": ("dispatch.", "drift."), "messages": ("messages.",), "stop": ("stop.",), "scale": ("scale.",),
+            "cpu": ("cpu.",), "large": ("large.",)}
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -156,6 +185,35 @@ BAD = [
     ("the scale child timed out", _set("scale.points.1", {"agents": 10000, "shape": "spread", "gc_freeze": False,
                                                            "error": "did not finish"}), "scale.spread.latency", True),
     ("a scale point not run", _set("scale.points", []), "scale.burst.resources", True),
+    ("async CPU per run over 2x its floor, pooled", _set("cpu.rounds.0.ours_async", cpu_series(95.0)),
+     "cpu.ours_async", False),
+    ("sync CPU per run over 2x in both rounds", lambda r: [rd.update(ours_sync=cpu_series(101.0)) for rd in
+                                                             r["cpu"]["rounds"]], "cpu.ours_sync", False),
+    ("too few runs in the CPU window", _set("cpu.rounds.1.ours_sync.runs", 3000), "cpu.ours_sync", False),
+    ("the CPU floor errored in one round", _set("cpu.rounds.1.floor_async", {"error": "timed out"}), "cpu.ours_async",
+     True),
+    ("a CPU series not run", _set("cpu.rounds.0.ours_sync", "-"), "cpu.ours_sync", True),
+    ("no CPU round at all", _set("cpu.rounds", []), "cpu.ours_async", True),
+    ("no run in the CPU window", lambda r: [rd.update(ours_async=cpu_series(70.0, runs=0)) for rd in
+                                            r["cpu"]["rounds"]], "cpu.ours_async", True),
+    ("a CPU floor of zero", lambda r: [rd.update(floor_sync=cpu_series(0.0)) for rd in r["cpu"]["rounds"]],
+     "cpu.ours_sync", True),
+    ("context switches not recorded", _set("cpu.rounds.0.ours_async.switches_per_run", "-"), "cpu.ours_async", True),
+    ("the CPU child crashed", _set("cpu", {"error": "exited 1"}), "cpu.ours_sync", True),
+    ("100,000 agents: p99 over 20 ms", _set("large.lateness.p99_ms", 25.0), "large.latency", False),
+    ("100,000 agents: a skipped tick", _set("large.skipped", 1), "large.latency", False),
+    ("100,000 agents: a missing run", _set("large.missing", 2), "large.latency", False),
+    ("100,000 agents: lateness not recorded", _set("large.lateness", "-"), "large.latency", True),
+    ("100,000 agents: spawn over 5 s", _set("large.spawn_s", 5.5), "large.resources", False),
+    ("100,000 agents: tell(Start) pushes spawn over 5 s", _set("large.tell_s", 2.1), "large.resources", False),
+    ("100,000 agents: RSS over 600 MB", _set("large.rss_total_mb", 640.0), "large.resources", False),
+    ("100,000 agents: shutdown over 5 s", _set("large.shutdown_s", 5.2), "large.resources", False),
+    ("100,000 agents: not all stopped", _set("large.stopped_ok", False), "large.resources", False),
+    ("100,000 agents: stopped_ok not recorded", _set("large.stopped_ok", "-"), "large.resources", True),
+    ("100,000 agents: the child timed out", _set("large", {"agents": 100000, "interval_s": 60.0,
+                                                          "error": "did not finish"}), "large.latency", True),
+    ("a full run with fewer than 100,000 agents", lambda r: r.update(mode="full", large={**large(), "agents": 10000}),
+     "large.resources", True),
 ]
 
 
@@ -186,9 +244,13 @@ def test_ratio_verdicts_judge_alike_on_a_host_three_times_slower() -> None:
         if isinstance(s, dict):
             s["median_ms"] *= 3
             s["p99_ms"] *= 3
+    for cpu_round_ in slow["cpu"]["rounds"]:
+        for c in cpu_round_.values():
+            for field in ("cpu_s", "cpu_us_per_run", "user_us_per_run", "sys_us_per_run"):
+                c[field] *= 3
     fast, slower = by_key(good()), by_key(slow)
     for key in fast:
-        if key.startswith(("dispatch.", "drift.", "messages.")):
+        if key.startswith(("dispatch.", "drift.", "messages.", "cpu.")):
             assert fast[key].ok == slower[key].ok, key
 
 
@@ -199,11 +261,60 @@ def test_a_contender_that_passes_is_reported_as_a_broken_verdict() -> None:
     assert goal.ok and goal.check.startswith("BROKEN")
 
 
-def test_an_unmeasured_contender_shows_nothing_about_the_verdict() -> None:
+def test_a_cpu_contender_that_passes_is_reported_as_a_broken_verdict() -> None:
     results = good()
-    del results["dispatch"]["idle"]["naive_sync"]
-    goal = by_key(results)["drift.naive_sync"]
+    for rd in results["cpu"]["rounds"]:
+        rd["wasteful_async"] = cpu_series(60.0)
+    goal = by_key(results)["cpu.wasteful_async"]
+    assert goal.ok and goal.check.startswith("BROKEN")
+    assert "BROKEN: must fail" in report.render_markdown(results, "python -m benchmarks --quick")
+
+
+@pytest.mark.parametrize(("section", "key"), [("dispatch.idle.naive_sync", "drift.naive_sync"),
+                                              ("cpu.rounds.0.wasteful_async", "cpu.wasteful_async")])
+def test_an_unmeasured_contender_shows_nothing_about_the_verdict(section: str, key: str) -> None:
+    results = good()
+    _set(section, "-")(results)
+    goal = by_key(results)[key]
     assert not goal.ok and goal.check.startswith("not shown")
+
+
+def test_cpu_rounds_are_pooled_so_one_noisy_round_does_not_decide_alone() -> None:
+    results = good()  # floors 40 µs (async) in both rounds: the goal is 80 µs
+    results["cpu"]["rounds"][0]["ours_async"] = cpu_series(90.0)
+    results["cpu"]["rounds"][1]["ours_async"] = cpu_series(60.0)
+    goal = by_key(results)["cpu.ours_async"]
+    assert goal.ok and goal.measured.startswith("75 µs = 1.88× floor (40 µs)")
+    results["cpu"]["rounds"][1]["ours_async"] = cpu_series(75.0)
+    assert not by_key(results)["cpu.ours_async"].ok
+
+
+def test_the_cpu_reason_splits_the_extra_cost_and_counts_the_wake_ups() -> None:
+    results = good()
+    for rd in results["cpu"]["rounds"]:
+        rd["ours_sync"] = cpu_series(150.0, switches=4.5)
+    why = by_key(results)["cpu.ours_sync"].why
+    assert "3.00× the floor's 50 µs" in why and "of the 100 µs more, 80 µs is user time" in why
+    assert "4.5 context switches per run against the floor's 2.0" in why
+
+
+def test_the_many_agents_goals_name_the_point_measured() -> None:
+    results = good()
+    results["large"] = {**large(), "agents": 10000, "interval_s": 6.0}  # --quick's point, graded as measured
+    verdicts = by_key(results)
+    assert verdicts["large.latency"].ok and verdicts["large.latency"].name.startswith("10,000 agents, 6 s interval")
+    del results["large"]
+    assert by_key(results)["large.resources"].name.startswith("100,000 agents, 60 s interval")
+
+
+def test_the_many_agents_reason_blames_a_gc_pause_longer_than_the_goal() -> None:
+    results = good()
+    results["large"].update(lateness=summ(0.7, 58.0, n=100000), gc_max_ms=109.0, gc_gen2=1)
+    goal = by_key(results)["large.latency"]
+    assert not goal.ok and "the longest pause 109.00 ms" in goal.why and "gc.freeze()" in goal.fix
+    assert "behind its schedule" not in goal.why  # the starts kept to their schedule (3 ms)
+    results["large"]["start_lag_s"] = 0.788
+    assert "fell up to 788.00 ms behind its schedule" in by_key(results)["large.latency"].why
 
 
 def test_the_busy_reason_uses_the_measured_switch_interval() -> None:
@@ -262,6 +373,8 @@ def test_every_table_and_the_goals_name_the_host() -> None:
         title, _, body = section.partition("\n\n")
         assert body.startswith("Host: Test CPU 9000, 2 cores, Python 3.11.7"), title
     assert "BROKEN" not in text and "the verdict can fail" in text
+    assert "\n## Runtime CPU per run\n" in text and "\n## Many agents in one process\n" in text
+    assert "| FAIL (expected) |" in text.split("\n## Runtime CPU per run\n")[1].split("\n## ")[0]
 
 
 def test_a_report_of_missing_results_renders_every_goal_as_fail() -> None:
