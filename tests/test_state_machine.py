@@ -1,5 +1,7 @@
-"""Hypothesis stateful test: random start / stop / run-now / get_stats sequences on both
-schedulers keep the stats invariants, answer as the model predicts, and leak nothing."""
+"""Hypothesis stateful test: random start / stop / run-now / get_stats / time-passing sequences
+on both schedulers and the system keep the stats invariants, answer as the model predicts, tick
+while running, and leak nothing. Time is virtual: the runs take virtual time, and a step that
+lets time pass moves the clock, so a sequence means the same thing on a loaded machine."""
 
 from __future__ import annotations
 
@@ -16,17 +18,26 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, GetStats, RunNow, Start, Stop
+from actors.testing import VirtualClock
 
 T = TypeVar("T")
-CONFIG = {"backoff": {"initial": 0.005, "factor": 2, "cap": 0.02, "jitter": 0.5}, "stop_timeout": 0.3}
-SCHEDULES = st.sampled_from(["0.01", "0.02", "*/0.05s", "every 0.03 seconds"])
+STOP_TIMEOUT_S = 3.0
+# Retries 0.5, 1 and 2 s after a failure (no jitter: the clock is deterministic, so is this).
+CONFIG = {"backoff": {"initial": 0.5, "factor": 2, "cap": 2, "jitter": 0}, "stop_timeout": STOP_TIMEOUT_S}
+# Each expression form, with the period of its ticks.
+PERIODS = {"1": 1.0, "2": 2.0, "*/5s": 5.0, "every 3 seconds": 3.0}
+SCHEDULES = st.sampled_from(sorted(PERIODS))
+RUN_S = 0.2
+# Shorter than, about, and longer than a run (RUN_S), a backoff and a period.
+PAUSES = st.sampled_from([0.0, 0.1, 0.3, 1.0, 2.5])
 
 
 class FlakyAgent:
-    """Fails every third call; takes a few milliseconds. Has both kinds of entry point."""
+    """Fails every third call; each run takes RUN_S of virtual time. Has both kinds of entry point."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: VirtualClock) -> None:
         self._n = itertools.count(1)
+        self._clock = clock
 
     def _outcome(self) -> str:
         if next(self._n) % 3 == 0:
@@ -34,12 +45,17 @@ class FlakyAgent:
         return "ok"
 
     def run(self, task: str) -> str:
-        time.sleep(0.002)
+        self._clock.sleep(RUN_S)
         return self._outcome()
 
     async def arun(self, task: str) -> str:
-        await asyncio.sleep(0.002)
+        await self._clock.asleep(RUN_S)
         return self._outcome()
+
+
+def ticks_seen(stats: dict[str, Any]) -> int:
+    """Ticks that reached the agent: each started an execution or was skipped during one."""
+    return int(stats["total_attempts"] - stats["retries"] + stats["skipped_ticks"])
 
 
 def check_counts(stats: dict[str, Any], settled: bool) -> None:
@@ -58,11 +74,9 @@ def check_counts(stats: dict[str, Any], settled: bool) -> None:
 def assert_no_thread_left(before: set[threading.Thread]) -> None:
     """Every thread started since ``before`` ends within a few seconds."""
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        leaked = [t for t in threading.enumerate() if t not in before]
-        if not leaked:
-            return
-        time.sleep(0.01)
+    for thread in [t for t in threading.enumerate() if t not in before]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    leaked = [t for t in threading.enumerate() if t not in before]
     assert not leaked, [t.name for t in leaked]
 
 
@@ -75,15 +89,18 @@ class SchedulerMachine(RuleBasedStateMachine):
         super().__init__()
         self.threads_before = set(threading.enumerate())
         self.running = False
+        self.period = 0.0  # of the schedule running, when one is
+        self.clock = VirtualClock()
+        config = {**CONFIG, "clock": self.clock}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: threading.Thread | None = None
         if self.use_async:
             self.loop = asyncio.new_event_loop()
             self.loop_thread = threading.Thread(target=self.loop.run_forever, name="test-loop")
             self.loop_thread.start()
-            self.scheduler: Any = AsyncAgentScheduler(FlakyAgent(), "t", config=CONFIG)
+            self.scheduler: Any = AsyncAgentScheduler(FlakyAgent(self.clock), "t", config=config)
         else:
-            self.scheduler = AgentScheduler(FlakyAgent(), "t", config=CONFIG)
+            self.scheduler = AgentScheduler(FlakyAgent(self.clock), "t", config=config)
 
     def call(self, value: Coroutine[Any, Any, T] | T) -> T:
         if self.use_async:
@@ -99,6 +116,8 @@ class SchedulerMachine(RuleBasedStateMachine):
     def start(self, expr: str, max_retries: int, now: bool) -> None:
         started = self.call(self.scheduler.start(expr, max_retries=max_retries, run_immediately=now))
         assert started is (not self.running)
+        if started:
+            self.period = PERIODS[expr]
         self.running = True
 
     @rule()
@@ -119,9 +138,20 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert stats["is_running"] is self.running
         check_counts(stats, settled=not self.running)
 
-    @rule(seconds=st.sampled_from([0.0, 0.01, 0.03]))
+    @rule(seconds=PAUSES)
     def let_time_pass(self, seconds: float) -> None:
-        time.sleep(seconds)
+        self.clock.advance(seconds)
+
+    @rule()
+    def let_a_period_pass(self) -> None:
+        """A running schedule ticks at least once in any span longer than its period."""
+        before = self.call(self.scheduler.get_stats())
+        self.clock.advance(1.5 * self.period if self.running else 10.0)
+        after = self.call(self.scheduler.get_stats())
+        if self.running:
+            assert ticks_seen(after) > ticks_seen(before)
+        else:  # stopped: nothing runs, however long
+            assert after["total_attempts"] == before["total_attempts"]
 
     @invariant()
     def is_running_matches_the_model(self) -> None:
@@ -159,19 +189,37 @@ class SystemMachine(RuleBasedStateMachine):
     """Told messages take effect in order: a model of "running" driven by Start and Stop alone
     predicts every ask, however the tells interleave with stops still in progress."""
 
-    agent: Any = FlakyAgent().run
+    use_async_agent = False
 
     def __init__(self) -> None:
         super().__init__()
         self.threads_before = set(threading.enumerate())
-        self.system = ActorSystem()
-        self.ref = self.system.spawn(type(self).agent, task="t", name="x", config=CONFIG)
+        self.clock = VirtualClock()
+        self.system = ActorSystem(clock=self.clock)
+        agent = FlakyAgent(self.clock)
+        self.ref = self.system.spawn(agent.arun if self.use_async_agent else agent.run, task="t", name="x",
+                                     config=CONFIG)
         self.running = False
+        self.period = 0.0
+
+    def ask(self, message: Any) -> Any:
+        """``ref.ask`` in virtual time: a Stop (or a Start queued behind one) waits for the run in
+        flight, and a run that sleeps on in spite of the stop ends only as virtual time passes
+        (its stop deadline at the latest); ``ask`` alone waits in real time and moves no clock."""
+        answer = self.ref.ask_future(message)
+        self.clock.run_until(answer.done, STOP_TIMEOUT_S + 1)
+        return answer.result(10)
+
+    def started(self, expr: str) -> None:
+        """A Start took effect (the model says it is not running when it arrives)."""
+        if not self.running:
+            self.period = PERIODS[expr]
+        self.running = True
 
     @rule(expr=SCHEDULES, now=st.booleans())
     def tell_start(self, expr: str, now: bool) -> None:
         self.ref.tell(Start(expr, max_retries=2, run_immediately=now))
-        self.running = True
+        self.started(expr)
 
     @rule()
     def tell_stop(self) -> None:
@@ -184,21 +232,34 @@ class SystemMachine(RuleBasedStateMachine):
 
     @rule(expr=SCHEDULES)
     def ask_start(self, expr: str) -> None:
-        assert self.ref.ask(Start(expr), timeout=10) is (not self.running)
-        self.running = True
+        assert self.ask(Start(expr)) is (not self.running)
+        self.started(expr)
 
     @rule()
     def ask_stop(self) -> None:
-        final = self.ref.ask(Stop(), timeout=10)
+        final = self.ask(Stop())
         assert final["is_running"] is False
         self.running = False
-        stats = self.ref.ask(GetStats(), timeout=10)
+        stats = self.ask(GetStats())
         assert stats["is_running"] is False and stats["state"] == "stopped"
         check_counts(stats, settled=True)
 
-    @rule(seconds=st.sampled_from([0.0, 0.01, 0.03]))
+    @rule(seconds=PAUSES)
     def let_time_pass(self, seconds: float) -> None:
-        time.sleep(seconds)
+        self.clock.advance(seconds)
+
+    @rule()
+    def let_a_period_pass(self) -> None:
+        """Once every told message took effect, a running schedule ticks within a period."""
+        self.clock.advance(0)  # the tells are handled (and a Stop among them has finished)
+        before = self.ask(GetStats())
+        assert before["is_running"] is self.running
+        self.clock.advance(1.5 * self.period if self.running else 10.0)
+        after = self.ask(GetStats())
+        if self.running:
+            assert ticks_seen(after) > ticks_seen(before)
+        else:
+            assert after["total_attempts"] == before["total_attempts"]
 
     def teardown(self) -> None:
         final = self.system.shutdown(5)["x"]
@@ -208,7 +269,7 @@ class SystemMachine(RuleBasedStateMachine):
 
 
 class AsyncAgentSystemMachine(SystemMachine):
-    agent = FlakyAgent().arun
+    use_async_agent = True
 
 
 @pytest.mark.timeout(120)
