@@ -67,10 +67,11 @@ class Clock:
     def interrupt(self, task: asyncio.Task[Any]) -> None:
         """The runtime is about to cancel ``task`` (the real clock: nothing to do)."""
 
-    def enter(self) -> None:
-        """The runtime started a unit of work a timer or a message caused (real clock: nothing)."""
+    def enter(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """The runtime started a unit of work a timer or a message caused (real clock: nothing);
+        ``loop``: the work is a call waiting to run on that loop (void if the loop closes)."""
 
-    def exit(self) -> None:
+    def exit(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """That unit of work has ended, after handing on whatever it caused."""
 
 
@@ -102,7 +103,7 @@ class Unit:
     never counts again, so an abandoned run that keeps sleeping cannot hold the clock.
     """
 
-    __slots__ = ("_clock", "_state", "_lock", "_on_release")
+    __slots__ = ("_clock", "_state", "_lock", "_on_release", "_sleeps")
 
     def __init__(self, clock: Clock) -> None:
         clock.enter()
@@ -110,6 +111,7 @@ class Unit:
         self._state = _UnitState.HELD
         self._lock = threading.Lock()
         self._on_release: list[Callable[[], None]] | None = None
+        self._sleeps = 0  # sleeps in progress: a run may await several at once (gather)
 
     @property
     def released(self) -> bool:
@@ -137,17 +139,23 @@ class Unit:
             fn()
 
     def suspend(self) -> None:
-        """The run sleeps on the clock: it no longer holds time back."""
+        """One more sleep of the run began: it no longer holds time back."""
         with self._lock:
+            if self._state is _UnitState.RELEASED:
+                return
+            self._sleeps += 1
             if self._state is not _UnitState.HELD:
                 return
             self._state = _UnitState.SUSPENDED
         self._clock.exit()
 
     def resume(self) -> None:
-        """The run is about to wake: busy again (a no-op unless suspended)."""
+        """One sleep ended; once none is left, the run is busy again (call once per suspend)."""
         with self._lock:
-            if self._state is not _UnitState.SUSPENDED:
+            if self._state is _UnitState.RELEASED or self._sleeps == 0:
+                return
+            self._sleeps -= 1
+            if self._sleeps or self._state is not _UnitState.SUSPENDED:
                 return
             self._state = _UnitState.HELD
             self._clock.enter()  # under the lock: a release racing this sees HELD and exits it
@@ -165,9 +173,9 @@ class RunContext:
 current_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("actorsched_run", default=None)
 
 
-def tracked(clock: Clock, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
-    """Run ``fn(*args)`` as a unit the caller entered on ``clock``, then exit it."""
+def tracked(clock: Clock, loop: asyncio.AbstractEventLoop, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """Run ``fn(*args)`` on ``loop`` as a unit the caller entered on ``clock``, then exit it."""
     try:
         fn(*args)
     finally:
-        clock.exit()
+        clock.exit(loop)

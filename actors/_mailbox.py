@@ -121,7 +121,10 @@ class Mailbox:
             try:
                 target.handle(message)  # a method call, no bound method to collect
             except BaseException as exc:  # noqa: BLE001 - the worker serves every other agent too
-                target.crashed(message, exc)
+                try:
+                    target.crashed(message, exc)
+                except BaseException:  # noqa: BLE001 - last resort: never lose the worker
+                    log.exception("crash handling of %r failed", message)
         else:
             return True
         self._scheduled = False

@@ -57,7 +57,7 @@ Callback = Callable[..., Any] | None
 inside_agent: contextvars.ContextVar[AgentActor | None] = contextvars.ContextVar("actorsched_inside", default=None)
 
 # How long a cancelled async attempt may take to unwind before it is abandoned too.
-_CANCEL_GRACE_S = 1.0
+CANCEL_GRACE_S = 1.0
 
 
 @dataclass(slots=True)
@@ -115,6 +115,7 @@ class AgentActor:
         self._callback_units: list[Unit] | None = None  # virtual clock only: callbacks still busy
         self._stop_replies: list[Reply] = []
         self._stop_timeout = config.stop_timeout
+        self._stop_deadline_at: float | None = None  # the stop's grace deadline, while one waits
         self._queued_start: StartMsg | None = None
         self._next_tick_at: float | None = None  # wall time of the next tick (next_run_at outside backoff)
         self._final = False  # a final stop arrived: the runtime goes away, nothing starts again
@@ -183,8 +184,9 @@ class AgentActor:
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._driver is not None
         if self.clock.virtual:  # a unit of work until it has run on the loop
-            self.clock.enter()
-            self._driver.call(tracked, self.clock, fn, args)
+            loop = self._driver.loop
+            self.clock.enter(loop)
+            self._driver.call(tracked, self.clock, loop, fn, args)
         else:
             self._driver.call(fn, *args)
 
@@ -302,7 +304,7 @@ class AgentActor:
             if self.config.timeout is not None:
                 # The clock's timer cancels the task at the deadline; this one abandons an
                 # attempt that swallows that cancellation, as a stop does after its grace.
-                self._on_loop(self._loop.arm, "timeout", self.config.timeout + _CANCEL_GRACE_S,
+                self._on_loop(self._loop.arm, "timeout", self.config.timeout + CANCEL_GRACE_S,
                               AttemptTimeout(run_id, attempt))
             log.debug("agent %s: attempt %d of run %d dispatched to the loop", self.name, attempt, run_id)
             return
@@ -372,7 +374,7 @@ class AgentActor:
         if self.call.is_async:
             assert self._loop is not None
             log.warning("agent %s ignored the cancellation at its timeout for %.1fs; abandoned",
-                        self.name, _CANCEL_GRACE_S)
+                        self.name, CANCEL_GRACE_S)
             self._on_loop(self._loop.cancel_run)
         self.stats.abandoned_runs += 1
         ex.abandon()
@@ -476,6 +478,7 @@ class AgentActor:
         self._final = self._final or msg.final
         self._drop_queued_start()  # in order: the Start before this Stop is stopped by it
         if self._stopping:
+            self._tighten_stop_deadline(msg.timeout)
             return
         assert self._loop is not None
         self._stopping = True
@@ -487,25 +490,38 @@ class AgentActor:
         ex = self._execution
         if ex is not None and ex.waiting:
             self._end_cancelled()
+        self._stop_deadline_at = None
         if self._execution is not None or self._pending_callbacks:
+            self._stop_deadline_at = self.clock.monotonic() + self._stop_timeout
             self._on_loop(self._loop.arm, "stop", self._stop_timeout, StopDeadline(self._epoch, StopPhase.GRACE))
         self._maybe_finish_stop()
+
+    def _tighten_stop_deadline(self, timeout: float | None) -> None:
+        """A second stop with a shorter timeout (a shutdown behind a Stop) moves the deadline in."""
+        due = self._stop_deadline_at
+        if timeout is None or due is None or self._loop is None:
+            return
+        now = self.clock.monotonic()
+        if now + timeout < due:
+            self._stop_deadline_at = now + timeout
+            self._on_loop(self._loop.arm, "stop", timeout, StopDeadline(self._epoch, StopPhase.GRACE))
 
     def _on_stop_deadline(self, msg: StopDeadline) -> None:
         if not self._stopping or msg.epoch != self._epoch:
             return
+        self._stop_deadline_at = None  # passed: a later, shorter stop has nothing to move in
         assert self._loop is not None
         ex = self._execution
         if ex is not None and self.call.is_async and msg.phase is StopPhase.GRACE:
             ex.deadline_passed = True
             self._on_loop(self._loop.cancel_run)
-            self._on_loop(self._loop.arm, "stop", _CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
+            self._on_loop(self._loop.arm, "stop", CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
             return
         if ex is not None:
             if ex.token is not None:
                 ex.token.cancel("stop")
             if self.call.is_async:
-                log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, _CANCEL_GRACE_S)
+                log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, CANCEL_GRACE_S)
             self.stats.abandoned_runs += 1
             ex.abandon()
             self._end_cancelled()
@@ -544,10 +560,13 @@ class AgentActor:
                 self.on_dead(self)
             return
         self.stats.restarts += 1
-        if self._stopping:
-            self._maybe_finish_stop()
-        elif was_running and schedule is not None:
-            self._on_start(StartMsg(schedule, max_retries, False))
+        try:
+            if self._stopping:
+                self._maybe_finish_stop()
+            elif was_running and schedule is not None:
+                self._on_start(StartMsg(schedule, max_retries, False))
+        except Exception as again:  # the restart itself crashed: one more crash, within the same limit
+            self.crashed(message, again)
 
     def _reset_transient(self) -> None:
         """Forget everything in flight: timers, the attempt (counted cancelled), the token."""
@@ -568,6 +587,7 @@ class AgentActor:
         # cancellations buffered on this worker must be on their way to the loop first.
         replies, self._stop_replies = self._stop_replies, []
         final = self.snapshot()
+        final["is_running"] = False  # a Start held behind this stop applies after the answer
         for reply in replies:
             after_loop_calls(reply, final)
 

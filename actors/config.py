@@ -51,6 +51,10 @@ def resolve_timezone(value: object) -> tzinfo:
     if value is None:
         return local_timezone()
     if isinstance(value, tzinfo):
+        try:
+            datetime.now(value)  # an abstract or broken tzinfo fails here, not in the first cron tick
+        except Exception as exc:
+            raise ValueError(f"timezone {shown(value)} does not work: {exc!r}") from None
         return value
     if isinstance(value, str) and value:
         try:

@@ -15,7 +15,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from actors._validate import check_optional_seconds
-from actors.agent_actor import RunNowMsg, StatsMsg, StopMsg
+from actors._clock import Clock
+from actors.agent_actor import CANCEL_GRACE_S, RunNowMsg, StatsMsg, StopMsg, inside_agent
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
 from actors._loop_driver import running_loop
@@ -120,6 +121,9 @@ class AgentRef:
         timeout = check_optional_seconds("timeout", timeout)
         self._refuse_blocking_its_loop("ref.ask()", "ref.ask_async()")
         future = self.ask_future(message)
+        clock = self._virtual_clock()
+        if clock is not None:  # a Stop waiting for a run waits in virtual time: let it pass
+            clock.run_until(future.done, self._answer_budget())
         try:
             return future.result(timeout)
         except TimeoutError:
@@ -131,12 +135,24 @@ class AgentRef:
         """[`ask`][actors.AgentRef.ask] for asyncio callers: awaits without blocking the loop."""
         timeout = check_optional_seconds("timeout", timeout)
         future = self.ask_future(message)
+        clock = self._virtual_clock()
+        if clock is not None:
+            await clock.arun_until(future.done, self._answer_budget())
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
         except TimeoutError:
             if future.done() and not future.cancelled():
                 return future.result()  # answered as the wait ran out (or the answer is a TimeoutError)
             raise self._no_answer(message, timeout) from None
+
+    def _virtual_clock(self) -> Clock | None:
+        """The agent's clock if it is virtual and the caller is not one of its runs."""
+        clock = self._actor.clock
+        return clock if clock.virtual and inside_agent.get() is None else None
+
+    def _answer_budget(self) -> float:
+        # The longest an answer can take in virtual time: a stop's deadline and the cancel grace.
+        return self._actor.config.stop_timeout + CANCEL_GRACE_S
 
     def _refuse_blocking_its_loop(self, what: str, instead: str) -> None:
         binding = self._binding

@@ -122,6 +122,8 @@ class Binding:
         is dropped at once (logged once) and the agent settles as stopped."""
         with self._lock:
             if self._stopped is not None:
+                if timeout is not None:  # a stop already under way may have a longer deadline
+                    self.post(StopMsg(timeout, None, final=True), urgent=True)
                 return self._stopped
             stopped = self._stopped = concurrent.futures.Future()
             lost = self.loop_closed

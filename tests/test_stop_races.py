@@ -286,3 +286,38 @@ def test_stats_after_a_held_start_say_it_runs() -> None:
         ref.tell(Start("3600"))
         assert ref.ask(GetStats(), timeout=2)["is_running"] is True   # the Start came before
         gate.release.set()
+
+
+@pytest.mark.timeout(20)
+def test_a_shorter_stop_behind_a_stop_in_progress_moves_the_deadline_in() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def agent(task: str) -> None:   # ignores stops; a sync call cannot be interrupted
+        entered.set()
+        release.wait(10)
+
+    system = ActorSystem()
+    ref = system.spawn(agent, task="t", name="slow", config={"stop_timeout": 30})
+    ref.ask(Start("hourly", run_immediately=True), timeout=2)
+    assert entered.wait(5)
+    ref.tell(Stop())                         # waits up to 30 s for the run
+    final = system.shutdown(timeout=0.2)["slow"]
+    release.set()
+    assert final["is_running"] is False and final["state"] == "stopped"
+    assert final["abandoned_runs"] == 1 and final["cancelled_executions"] == 1
+
+
+@pytest.mark.timeout(20)
+def test_the_answer_of_a_stop_says_stopped_even_with_a_start_held_behind_it() -> None:
+    gate = Gate()
+    with ActorSystem() as system:
+        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
+        ref.ask(Start("3600", run_immediately=True), timeout=2)
+        assert gate.entered.wait(5)
+        answer = ref.ask_future(Stop())
+        ref.tell(Start("3600"))
+        gate.release.set()
+        final = answer.result(5)
+        assert final["is_running"] is False and final["state"] == "stopped"
+        assert ref.ask(GetStats(), timeout=2)["is_running"] is True   # then the held Start applied
