@@ -26,7 +26,9 @@ def _check(name: str, value: object, *, allow_inf: bool = False) -> float:
     try:
         value = float(value)
     except OverflowError:  # an int beyond float range
-        raise ValueError(f"{name} must be finite, got {shown(value)}") from None
+        if not allow_inf:
+            raise ValueError(f"{name} must be finite, got {shown(value)}") from None
+        value = math.inf
     if math.isnan(value) or (math.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if value < 0:
@@ -48,7 +50,12 @@ def _base(attempt: int, initial: float, factor: float, cap: float) -> float:
         log_base = math.log(initial) + (attempt - 1) * math.log(factor)
     except OverflowError:
         return cap
-    return cap if log_base >= math.log(cap) else math.exp(log_base)
+    if log_base >= math.log(cap):
+        return cap
+    try:
+        return math.exp(log_base)
+    except OverflowError:  # beyond float range and cap is inf: no cap, so the delay is inf
+        return cap
 
 
 def backoff_delay(

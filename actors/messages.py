@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors._validate import shown
 from actors.errors import ArgumentTypeError
 from actors.schedule import Schedule, parse_schedule
 
@@ -14,9 +15,9 @@ __all__ = ["GetStats", "RunNow", "Start", "Stop", "check_max_retries"]
 def check_max_retries(max_retries: object) -> int:
     """Validate ``max_retries`` (total attempts, 1 initial + retries)."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise ArgumentTypeError(f"max_retries must be an int >= 1, not {type(max_retries).__name__}: {max_retries!r}")
+        raise ArgumentTypeError(f"max_retries must be an int >= 1, not {type(max_retries).__name__}: {shown(max_retries)}")
     if max_retries < 1:
-        raise ValueError(f"max_retries must be >= 1 (it counts the first attempt too), got {max_retries!r}")
+        raise ValueError(f"max_retries must be >= 1 (it counts the first attempt too), got {shown(max_retries)}")
     return max_retries
 
 
@@ -43,7 +44,7 @@ class Start:
             if type(self.run_immediately) is int and self.run_immediately in (0, 1):  # JSON/CLI callers
                 object.__setattr__(self, "run_immediately", bool(self.run_immediately))
             else:
-                raise ArgumentTypeError(f"run_immediately must be a bool, got {self.run_immediately!r}")
+                raise ArgumentTypeError(f"run_immediately must be a bool, got {shown(self.run_immediately)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,7 +165,7 @@ def test_pool_astats_never_blocks_the_loop() -> None:
 @pytest.mark.parametrize("call", [
     lambda: __import__("actors").backoff_delay(1, initial=10**400, factor=2, cap=10, jitter=0),
     lambda: __import__("actors").RetryPolicy(factor=10**400),
-    lambda: AgentScheduler(lambda task: task, "t", config={"backoff": {"cap": 10**400}}),
+    lambda: AgentScheduler(lambda task: task, "t", config={"backoff": {"initial": 10**400}}),
     lambda: AgentScheduler(lambda task: task, "t", config={"backoff": 5}),
     lambda: AgentScheduler(lambda task: task, "t", config={"backoff": {"initial": "1"}}),
     lambda: AgentScheduler(lambda task: task, "t", config={"timezone": 1}),

@@ -321,3 +321,9 @@ def test_scheduler_config_bad_values_raise_value_error(config: dict[str, Any], n
 def test_scheduler_config_rejects_a_non_mapping() -> None:
     with pytest.raises(ValueError):
         SchedulerConfig.from_mapping(["timeout", 5])  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(10)
+def test_no_cap_never_overflows() -> None:
+    assert backoff_delay(1100, initial=1, factor=3, cap=math.inf, jitter=0) == math.inf
+    assert backoff_delay(2, initial=1, factor=3, cap=10**400, jitter=0) == 3.0   # a huge cap is no cap
