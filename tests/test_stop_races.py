@@ -161,7 +161,7 @@ def test_stats_of_a_scheduler_whose_loop_closed_answer_at_once() -> None:
 
 @pytest.mark.timeout(30)
 def test_stats_read_while_the_system_shuts_down_are_always_whole() -> None:
-    for _ in range(50):
+    for _ in range(15):
         system = ActorSystem()
         refs = [system.spawn(lambda task: task, task="t", name=f"a{i}") for i in range(5)]
         for ref in refs:
