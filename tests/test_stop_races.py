@@ -33,6 +33,14 @@ class Gate:
         return task
 
 
+def running_behind_a_gate(system: ActorSystem, gate: Gate) -> Any:
+    """Spawn ``gate`` as agent "x" (stop_timeout 5) and wait until its first run is in flight."""
+    ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
+    assert ref.ask(Start("3600", run_immediately=True), timeout=2) is True
+    assert gate.entered.wait(5)
+    return ref
+
+
 @pytest.mark.timeout(20)
 def test_a_stop_behind_a_queued_start_leaves_the_agent_stopped() -> None:
     gate = Gate()
@@ -56,9 +64,7 @@ def test_a_stop_behind_a_queued_start_leaves_the_agent_stopped() -> None:
 def test_a_queued_start_answers_and_a_replaced_one_too() -> None:
     gate = Gate()
     with ActorSystem() as system:
-        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
-        ref.ask(Start("3600", run_immediately=True), timeout=2)
-        assert gate.entered.wait(5)
+        ref = running_behind_a_gate(system, gate)
         ref.tell(Stop())
         first = ref.ask_future(Start("3600"))
         second = ref.ask_future(Start("3600"))   # the first already claims the restart
@@ -279,9 +285,7 @@ def test_spawn_racing_shutdown_never_outlives_it() -> None:
 def test_stats_after_a_held_start_say_it_runs() -> None:
     gate = Gate()
     with ActorSystem() as system:
-        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
-        ref.ask(Start("3600", run_immediately=True), timeout=2)
-        assert gate.entered.wait(5)
+        ref = running_behind_a_gate(system, gate)
         ref.tell(Stop())
         ref.tell(Start("3600"))
         assert ref.ask(GetStats(), timeout=2)["is_running"] is True   # the Start came before
@@ -312,9 +316,7 @@ def test_a_shorter_stop_behind_a_stop_in_progress_moves_the_deadline_in() -> Non
 def test_the_answer_of_a_stop_says_stopped_even_with_a_start_held_behind_it() -> None:
     gate = Gate()
     with ActorSystem() as system:
-        ref = system.spawn(gate, task="t", name="x", config={"stop_timeout": 5})
-        ref.ask(Start("3600", run_immediately=True), timeout=2)
-        assert gate.entered.wait(5)
+        ref = running_behind_a_gate(system, gate)
         answer = ref.ask_future(Stop())
         ref.tell(Start("3600"))
         gate.release.set()
