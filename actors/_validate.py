@@ -2,49 +2,29 @@
 
 A value of the wrong type raises `ArgumentTypeError` (a ``TypeError``
 and a ``ValueError``); a value of the right type that is out of range raises ``ValueError``.
-Every message is one line that names the parameter and repeats the value.
+Every message is one line that names the parameter and repeats the value. The number check
+and `shown` live in `bridge.errors`, which `CancelToken` uses too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from actors.errors import ArgumentTypeError
+from bridge.errors import ArgumentTypeError, check_wait, shown
 
 __all__ = ["check_int", "check_mapping", "check_name", "check_optional_seconds", "check_seconds", "shown"]
 
-_SHOWN_CHARS = 60  # keeps a message on one line even for 10**400 or a long string
-
-
-def shown(value: object) -> str:
-    """``repr(value)``, cut to a length that fits an error message."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS - 3]}..."
-
-
 def check_seconds(name: str, value: object, *, allow_zero: bool = True) -> float:
     """A finite number of seconds: ``>= 0``, or ``> 0`` without ``allow_zero``."""
-    return _seconds(name, value, "a number of seconds", allow_zero)
+    seconds = check_wait(name, value, allow_none=False, allow_zero=allow_zero)
+    assert seconds is not None
+    return seconds
 
 
 def check_optional_seconds(name: str, value: object, *, allow_zero: bool = True) -> float | None:
     """`check_seconds`, or None (no limit)."""
-    return None if value is None else _seconds(name, value, "a number of seconds or None", allow_zero)
-
-
-def _seconds(name: str, value: object, accepted: str, allow_zero: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentTypeError(f"{name} must be {accepted}, not {type(value).__name__}: {shown(value)}")
-    try:
-        seconds = float(value)
-    except OverflowError:
-        seconds = math.inf
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {shown(value)}")
-    return seconds
+    return check_wait(name, value, allow_none=True, allow_zero=allow_zero)
 
 
 def check_int(name: str, value: object, *, minimum: int) -> int:

@@ -48,9 +48,14 @@ def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, int] | None
         return None  # some builtins and C callables have none
 
 
-def check_binds(func: Callable[..., Any], label: str, what: str, shape: str, takes_token: bool) -> None:
-    """``TypeError`` unless ``func(x)`` (and ``cancel_token=``) binds; no signature: trust it."""
-    found = _signature(func)
+def check_binds(func: Callable[..., Any], label: str, what: str, shape: str, takes_token: bool,
+                found: tuple[inspect.Signature, int] | None = None) -> None:
+    """``TypeError`` unless ``func(x)`` (and ``cancel_token=``) binds; no signature: trust it.
+
+    ``found`` is ``func``'s signature when the caller already has it.
+    """
+    if found is None:
+        found = _signature(func)
     if found is None:
         return
     signature, bound = found
@@ -94,8 +99,7 @@ async def aconsume(items: Any) -> list[Any]:
     return [item async for item in items]
 
 
-def _takes_token(func: Callable[..., Any]) -> bool:
-    found = _signature(func)
+def _takes_token(found: tuple[inspect.Signature, int] | None) -> bool:
     if found is None:
         return False
     param = found[0].parameters.get("cancel_token")
@@ -139,8 +143,9 @@ def resolve_agent(agent: object, prefer_async: bool) -> AgentCall:
 
 
 def _call(func: Callable[..., Any], label: str) -> AgentCall:
-    takes_token = _takes_token(func)
-    check_binds(func, label, "agent", "f(task)", takes_token)
+    found = _signature(func)  # once: the check and the token both read it
+    takes_token = _takes_token(found)
+    check_binds(func, label, "agent", "f(task)", takes_token, found)
     return AgentCall(func, _is_async(func), takes_token, label)
 
 

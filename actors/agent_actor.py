@@ -452,9 +452,7 @@ class AgentActor:
         def run() -> None:
             marker = inside_agent.set(self)
             try:
-                safe_call(callback, arg)
-            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit pass safe_call
-                log.error("callback %r raised %r; the runtime keeps running", callback, exc)
+                safe_call(callback, arg)  # never raises for the callback, a KeyboardInterrupt included
             finally:
                 inside_agent.reset(marker)
                 done()

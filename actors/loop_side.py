@@ -182,11 +182,7 @@ class AgentLoop:
 
         async def call() -> None:
             try:
-                await asafe_call(callback, arg)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt would stop the loop
-                log.error("callback %r raised %r; the runtime keeps running", callback, exc)
+                await asafe_call(callback, arg)  # never raises for the callback, a KeyboardInterrupt included
             finally:
                 done()
 

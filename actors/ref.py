@@ -245,16 +245,15 @@ class AgentPool:
 
         Every member is asked at once; a dead or silent member shows its last known stats.
         """
-        answers = self.ask(GetStats(), timeout)
-        return _summarise({
-            ref.name: answers[ref.name] if isinstance(answers[ref.name], dict) else ref._local_stats()
-            for ref in self._refs
-        })
+        return self._summarise_answers(self.ask(GetStats(), timeout))
 
     async def astats(self, timeout: float | None = 5.0) -> dict[str, Any]:
         """[`stats`][actors.AgentPool.stats] for asyncio callers; never blocks the loop (a dead
         or silent member shows its last known stats)."""
-        answers = await self.ask_async(GetStats(), timeout)
+        return self._summarise_answers(await self.ask_async(GetStats(), timeout))
+
+    def _summarise_answers(self, answers: dict[str, Any]) -> dict[str, Any]:
+        """Summarise GetStats answers; a member that answered with an error shows its last stats."""
         return _summarise({
             ref.name: answers[ref.name] if isinstance(answers[ref.name], dict) else ref._local_stats()
             for ref in self._refs

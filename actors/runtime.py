@@ -61,10 +61,10 @@ class Binding:
         self._lock = threading.Lock()
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
         self._torn_down: concurrent.futures.Future[None] | None = None
-        # Made only when a start() waits for this binding's stop: a Future is ~11 long-lived
-        # objects, and at 10,000 agents each one per agent costs every full GC pass.
+        # Made only when a start() waits for this binding's stop before its teardown began
+        # (teardown then completes this same future): a Future is ~11 long-lived objects, and
+        # at 10,000 agents each one per agent costs every full GC pass.
         self._finished: concurrent.futures.Future[None] | None = None
-        self._is_finished = False
 
     def _on_dead(self, actor: AgentActor) -> None:
         self.mailbox.close()
@@ -79,23 +79,17 @@ class Binding:
     @property
     def is_finished(self) -> bool:
         """True once every resource of this binding is given back."""
-        return self._is_finished
+        torn_down = self._torn_down
+        return torn_down is not None and torn_down.done()
 
     def finished(self) -> concurrent.futures.Future[None]:
         """A future done once every resource is given back (a start() during the stop waits on it)."""
         with self._lock:
+            if self._torn_down is not None:
+                return self._torn_down
             if self._finished is None:
                 self._finished = concurrent.futures.Future()
-                if self._is_finished:
-                    self._finished.set_result(None)
             return self._finished
-
-    def _mark_finished(self) -> None:
-        with self._lock:
-            self._is_finished = True
-            future = self._finished
-        if future is not None and not future.done():
-            future.set_result(None)
 
     @property
     def loop_closed(self) -> bool:
@@ -145,7 +139,7 @@ class Binding:
         with self._lock:
             if self._torn_down is not None:
                 return self._torn_down
-            self._torn_down = concurrent.futures.Future()
+            self._torn_down = self._finished or concurrent.futures.Future()
             return None
 
     def _release_local(self) -> bool:
@@ -170,7 +164,6 @@ class Binding:
             self.loop_thread.release()
         assert self._torn_down is not None
         self._torn_down.set_result(None)
-        self._mark_finished()
 
     def stop_sync(self, timeout: float | None) -> dict[str, Any]:
         """Stop and tear down from a thread that is not the agent's loop; return final stats."""
@@ -263,5 +256,4 @@ def release_many(bindings: list[Binding]) -> LoopDriver | None:
     for binding in bindings:
         assert binding._torn_down is not None
         binding._torn_down.set_result(None)
-        binding._mark_finished()
     return first.driver if closing else None

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from actors._clock import Clock, RunContext, Unit, current_run
+from actors._loop_driver import running_loop
 from actors._validate import check_seconds
 
 __all__ = ["VirtualClock"]
@@ -51,11 +52,8 @@ def _nothing() -> None:
     return None
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+def _never() -> bool:
+    return False
 
 
 def _inside_a_run() -> bool:
@@ -321,7 +319,7 @@ class VirtualClock(Clock):
         waiting for the runs it starts. Call it from a thread that runs no agent (the test's);
         from a coroutine use [`aadvance`][actors.testing.VirtualClock.aadvance]."""
         seconds = check_seconds("seconds", seconds)
-        if _running_loop() is not None:
+        if running_loop() is not None:
             raise RuntimeError("advance() would block this event loop, which may run the agents: "
                                "use await clock.aadvance()")
         if _inside_a_run():
@@ -329,9 +327,7 @@ class VirtualClock(Clock):
                                "move time from the test")
         with self._advancing:  # advances from several threads add up, one at a time
             target = self._mono + seconds
-            self._settle()
-            while self._step(target):
-                self._settle()
+            self._run_to(target, _never)
             with self._cond:
                 self._mono = max(self._mono, target)
 
@@ -339,32 +335,35 @@ class VirtualClock(Clock):
         """[`advance`][actors.testing.VirtualClock.advance] from a coroutine: the loop keeps
         running the agents on it while the runs settle."""
         target = self._mono + check_seconds("seconds", seconds)
-        await self._asettle()
-        while self._step(target):
-            await self._asettle()
+        await self._arun_to(target, _never)
         with self._cond:
             self._mono = max(self._mono, target)
 
     def run_until(self, done: Callable[[], bool], seconds: float) -> None:
         """Let up to ``seconds`` of virtual time pass until ``done()``: the runtime's waits (a
         stop that gives a run ``stop_timeout``) take virtual time under a virtual clock."""
-        target = self._mono + seconds
         try:
-            self._settle()
-            while not done() and self._step(target):
-                self._settle()
+            self._run_to(self._mono + seconds, done)
         except TimeoutError:  # a run waits on real time: the caller waits for it in real time
             return
 
     async def arun_until(self, done: Callable[[], bool], seconds: float) -> None:
         """[`run_until`][actors.testing.VirtualClock.run_until] from a coroutine."""
-        target = self._mono + seconds
         try:
-            await self._asettle()
-            while not done() and self._step(target):
-                await self._asettle()
+            await self._arun_to(self._mono + seconds, done)
         except TimeoutError:
             return
+
+    def _run_to(self, target: float, done: Callable[[], bool]) -> None:
+        """Fire due timers one instant at a time, settling after each, until ``target`` or ``done()``."""
+        self._settle()
+        while not done() and self._step(target):
+            self._settle()
+
+    async def _arun_to(self, target: float, done: Callable[[], bool]) -> None:
+        await self._asettle()
+        while not done() and self._step(target):
+            await self._asettle()
 
     def _step(self, target: float) -> bool:
         """Fire the next due timer at or before ``target``; False when there is none."""
