@@ -1,19 +1,28 @@
-"""The per-loop driver: the janus channel through which thread-side actors run calls on a loop.
+"""The per-loop driver: the janus channel into a loop, and the worker that serves its mailboxes.
 
-One `LoopDriver` per event loop, shared by every agent on it and reference counted. Calls made
-on a dispatcher worker are buffered per thread and sent as one channel item per drain cycle.
+One `LoopDriver` per event loop, shared by every agent on it and reference counted. It is the
+worker of the mailboxes of the async agents on its loop: a post from the loop itself (a timer,
+a finished attempt) schedules the drain with ``call_soon``, a post from another thread wakes
+the loop through the janus channel, so a steady tick of an async agent crosses no thread.
+Calls made on a dispatcher worker (sync agents' actors) are buffered per thread and sent as
+one channel item per drain cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge import Channel, ChannelClosed
+
+if TYPE_CHECKING:
+    from actors._mailbox import Mailbox
 
 __all__ = ["LoopDriver", "after_loop_calls", "begin_loop_call_batching", "flush_loop_calls", "running_loop"]
 
@@ -43,6 +52,8 @@ def _run_item(item: Callable[[], None] | list[Callable[[], None]]) -> None:
 # _FLUSH_EVERY bounds the delay a long burst adds to the first call (~32 x 10 us).
 _batch = threading.local()
 _FLUSH_EVERY = 32
+# Messages a mailbox may handle before the next mailbox gets a turn (as on a dispatcher worker).
+_BATCH = 64
 
 
 def begin_loop_call_batching() -> None:
@@ -96,6 +107,46 @@ class LoopDriver:
             _run_item, name="actorsched-loop-driver"
         )
         self._refs = 0
+        # The mailbox worker (see the module docstring), touched from any thread like a
+        # dispatcher worker's ready queue: deque appends and pops are atomic.
+        self._ready: deque[Mailbox] = deque()
+        self._awake = False
+        self._loop_thread = -1  # the loop's thread ident, known once the channel opens on it
+        # Handlers run in a context of their own, never in the one of whoever posted (an
+        # agent's run telling another agent must not lend it its context variables).
+        self._context = contextvars.Context()
+
+    # -- the mailbox worker ---------------------------------------------------------------
+    def schedule(self, mailbox: Mailbox) -> bool:
+        """Queue a mailbox with work, to be drained on the loop; False if the loop is gone."""
+        self._ready.append(mailbox)  # published before the awake check: see Mailbox.drain
+        if self._awake:
+            return True
+        self._awake = True
+        if threading.get_ident() == self._loop_thread:
+            self.loop.call_soon(self._serve, context=self._context)
+            return True
+        try:
+            self._channel.put(self._serve_from_channel)
+        except ChannelClosed:
+            return False
+        return True
+
+    def _serve_from_channel(self) -> None:
+        self._context.run(self._serve)
+
+    def _serve(self) -> None:
+        """Drain ready mailbox after mailbox (``_BATCH`` messages per turn, for fairness)."""
+        ready = self._ready
+        while True:
+            while ready:
+                mailbox = ready.popleft()
+                if mailbox.drain(_BATCH):
+                    ready.append(mailbox)
+            self._awake = False
+            if not ready:
+                return
+            self._awake = True
 
     @classmethod
     def acquire(cls) -> LoopDriver:
@@ -106,6 +157,7 @@ class LoopDriver:
             if driver is None:
                 driver = cls._registry[loop] = cls(loop)
                 driver._channel.open()
+                driver._loop_thread = threading.get_ident()
             driver._refs += 1
             return driver
 

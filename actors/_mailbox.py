@@ -1,9 +1,9 @@
 """One agent's mailbox: an urgent and a normal lane, drained in order by one worker.
 
 A post appends and, if the mailbox is not already scheduled, puts it on its worker's ready
-queue (`actors.dispatcher`). Control messages (Start, Stop) use the urgent lane, drained
-first, so a Stop overtakes ticks already queued (plain pykka queues a stop behind the whole
-inbox, pykka #46). On a virtual clock each queued message is a busy unit until handled.
+queue: a dispatcher worker thread for a sync agent, its loop's driver for an async one.
+Control messages (Start, Stop) use the urgent lane, drained first, so a Stop overtakes ticks
+already queued (plain pykka queues a stop behind the whole inbox, pykka #46). On a virtual clock each queued message is a busy unit until handled.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from actors._clock import Clock
 
-if TYPE_CHECKING:
-    from actors.dispatcher import _WorkerQueue
-
-__all__ = ["Mailbox", "MailboxTarget", "TrackedMailbox", "callbacks"]
+__all__ = ["Mailbox", "MailboxTarget", "MailboxWorker", "TrackedMailbox", "callbacks"]
 
 log = logging.getLogger("actors")
 
@@ -36,6 +33,13 @@ class MailboxTarget(Protocol):
         """``message`` will never be handled (the mailbox closed): answer any asker."""
 
 
+class MailboxWorker(Protocol):
+    """What serves mailboxes: a dispatcher worker thread, or an event loop's driver."""
+
+    def schedule(self, mailbox: Mailbox) -> bool:
+        """Queue ``mailbox`` (it has work) to be drained; False if the worker is gone."""
+
+
 class Mailbox:
     """One agent's inbox: urgent and normal lanes, drained in order by its one worker.
 
@@ -46,7 +50,7 @@ class Mailbox:
 
     __slots__ = ("_target", "_urgent", "_normal", "_worker", "_closed", "_scheduled")
 
-    def __init__(self, target: MailboxTarget, worker: _WorkerQueue) -> None:
+    def __init__(self, target: MailboxTarget, worker: MailboxWorker) -> None:
         self._target = target
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
@@ -187,7 +191,7 @@ class TrackedMailbox(Mailbox):
 
     __slots__ = ("_clock",)
 
-    def __init__(self, target: MailboxTarget, worker: _WorkerQueue, clock: Clock) -> None:
+    def __init__(self, target: MailboxTarget, worker: MailboxWorker, clock: Clock) -> None:
         super().__init__(_Tracked(target, clock), worker)
         self._clock = clock
 

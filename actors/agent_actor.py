@@ -124,11 +124,16 @@ class AgentActor:
         self._driver: LoopDriver | None = None
         self._loop: AgentLoop | None = None
         self._pool: ThreadPool | None = None
+        self._direct = False  # handlers run on the agent's loop: loop-side calls are plain calls
 
     # -- wiring ---------------------------------------------------------------------------
-    def bind(self, post: Callable[[Any], bool], driver: LoopDriver, agent_loop: AgentLoop, pool: ThreadPool) -> None:
-        """Attach the runtime: how to post to our mailbox, our loop, and the thread pool."""
+    def bind(self, post: Callable[[Any], bool], driver: LoopDriver, agent_loop: AgentLoop, pool: ThreadPool,
+             on_loop: bool) -> None:
+        """Attach the runtime: how to post to our mailbox, our loop, and the thread pool;
+        ``on_loop`` if the mailbox is served on that loop (its handlers call the loop side
+        directly)."""
         self._post, self._driver, self._loop, self._pool = post, driver, agent_loop, pool
+        self._direct = on_loop
         self._final = False  # a new runtime: a final stop of the previous one no longer applies
 
     def unbind(self) -> None:
@@ -182,6 +187,9 @@ class AgentActor:
             reply(False)
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._direct:
+            fn(*args)
+            return
         assert self._driver is not None
         if self.clock.virtual:  # a unit of work until it has run on the loop
             loop = self._driver.loop

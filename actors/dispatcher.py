@@ -31,10 +31,10 @@ import pykka
 from bridge.shared import ProcessWide
 
 from actors._clock import REAL_CLOCK, Clock
-from actors._mailbox import Mailbox, MailboxTarget, TrackedMailbox, callbacks
+from actors._mailbox import Mailbox, MailboxTarget, MailboxWorker, TrackedMailbox, callbacks
 from actors._loop_driver import begin_loop_call_batching, flush_loop_calls
 
-__all__ = ["Dispatcher", "Mailbox"]
+__all__ = ["Dispatcher", "Mailbox", "mailbox_on"]
 
 log = logging.getLogger("actors")
 
@@ -197,6 +197,12 @@ class Dispatcher(ProcessWide):
             if not self._workers:
                 raise RuntimeError("Dispatcher is not acquired")
             worker = self._workers[next(self._next) % len(self._workers)]
-        if clock.virtual:
-            return TrackedMailbox(target, worker, clock)
-        return Mailbox(target, worker)
+        return mailbox_on(worker, target, clock)
+
+
+def mailbox_on(worker: MailboxWorker, target: MailboxTarget, clock: Clock = REAL_CLOCK) -> Mailbox:
+    """A mailbox delivering to ``target``, served by ``worker``; on a virtual clock its
+    messages count busy until handled."""
+    if clock.virtual:
+        return TrackedMailbox(target, worker, clock)
+    return Mailbox(target, worker)

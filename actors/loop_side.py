@@ -139,9 +139,10 @@ class AgentLoop:
         if timeout is not None:
             expired = [False]
             deadline = self._clock.call_at(self._loop, self._clock.monotonic() + timeout, self._expire, me, expired)
+        outcome, result = Outcome.OK, None
         try:
             try:
-                value = await func()
+                result = await func()
             finally:
                 if deadline is not None:
                     deadline.cancel()
@@ -150,20 +151,21 @@ class AgentLoop:
         except asyncio.CancelledError:
             if expired and expired[0] and me.cancelling() == 1:
                 me.uncancel()
-                done(Outcome.ERROR, TimeoutError(f"attempt exceeded the timeout of {timeout}s"))
+                outcome, result = Outcome.ERROR, TimeoutError(f"attempt exceeded the timeout of {timeout}s")
             elif me.cancelling():
-                done(Outcome.CANCELLED, None)
+                outcome = Outcome.CANCELLED
             else:  # the agent itself raised CancelledError: an agent failure like any other
-                done(Outcome.ERROR, asyncio.CancelledError("agent raised CancelledError"))
+                outcome, result = Outcome.ERROR, asyncio.CancelledError("agent raised CancelledError")
         except BaseException as exc:  # noqa: BLE001 - see run_async
             if not isinstance(exc, Exception):
                 log.error("agent raised %r: counted as a failed attempt; the runtime keeps running", exc)
-            done(Outcome.ERROR, exc)
-        else:
-            done(Outcome.OK, value)
-        finally:
-            if self._run is me:
-                self._run = None
+            outcome, result = Outcome.ERROR, exc
+        # No longer this agent's run before the report: the actor may start the next attempt
+        # (or close this loop side) while handling it, and this task must not be taken for
+        # an attempt still in flight.
+        if self._run is me:
+            self._run = None
+        done(outcome, result)
 
     def _expire(self, task: asyncio.Task[None], expired: list[bool]) -> None:
         """An attempt's timeout: mark it, then cancel its task."""

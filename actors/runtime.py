@@ -17,8 +17,8 @@ from functools import partial
 from typing import Any
 
 from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
-from actors.dispatcher import Dispatcher
-from actors._loop_driver import LoopDriver
+from actors.dispatcher import Dispatcher, mailbox_on
+from actors._loop_driver import LoopDriver, running_loop
 from actors.loop_side import AgentLoop
 from bridge import LoopThread, ThreadPool
 
@@ -53,8 +53,11 @@ class Binding:
         self.dispatcher.acquire()
         self.pool.acquire()
         clock = actor.clock
-        self.mailbox = self.dispatcher.mailbox_for(actor, clock)
-        actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox, clock), self.pool)
+        # An async agent's mailbox is served on its loop, so a steady tick crosses no thread;
+        # a sync agent's by a dispatcher worker, off the loop that its timers run on.
+        on_loop = self.on_loop = actor.call.is_async
+        self.mailbox = mailbox_on(driver, actor, clock) if on_loop else self.dispatcher.mailbox_for(actor, clock)
+        actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox, clock), self.pool, on_loop)
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
         self.dead_listener: Callable[[AgentActor], None] | None = None
@@ -90,6 +93,12 @@ class Binding:
             if self._finished is None:
                 self._finished = concurrent.futures.Future()
             return self._finished
+
+    def served_here(self) -> bool:
+        """True on the loop thread that serves the agent's mailbox: every handler runs on this
+        thread, so the actor's state may be read directly (and waiting for an answer would
+        block the very thread that must give it)."""
+        return self.on_loop and running_loop() is self.driver.loop
 
     @property
     def loop_closed(self) -> bool:

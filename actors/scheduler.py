@@ -265,6 +265,8 @@ class AgentScheduler(_SchedulerBase):
     def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""
         binding = self._binding
+        if binding is not None and binding.served_here():
+            return self._actor.snapshot()  # from its own loop (a callback): no handler runs now
         future = binding.ask_stats() if binding is not None else None
         if future is None:
             return self._actor.snapshot()
