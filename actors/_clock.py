@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from actors.errors import ArgumentTypeError
 from bridge import CancelToken
 
-__all__ = ["Clock", "REAL_CLOCK", "RunContext", "Timer", "Unit", "check_clock", "current_run", "tracked"]
+__all__ = ["Clock", "REAL_CLOCK", "RunContext", "Timer", "TimerHost", "Unit", "check_clock", "current_run", "tracked"]
 
 
 class Timer(Protocol):
@@ -30,6 +30,23 @@ class Timer(Protocol):
 
     def cancel(self) -> None:
         """Cancel the call if it has not run yet."""
+
+
+class TimerHost(Protocol):
+    """Where timers run: an event loop, or a dispatcher worker's `TimedInbox` (the part of a
+    loop's interface a clock needs)."""
+
+    def time(self) -> float:
+        """The host's own monotonic time."""
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Timer:
+        """Call ``callback(*args)`` on the host at ``when`` (the host's time)."""
+
+    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any) -> object:
+        """Call ``callback(*args)`` on the host soon, from any thread (``RuntimeError`` once closed)."""
+
+    def is_closed(self) -> bool:
+        """True once nothing scheduled on the host will run."""
 
 
 class Clock:
@@ -46,8 +63,9 @@ class Clock:
         """Wall-clock time, epoch seconds as ``time.time()`` (stats and cron)."""
         return time.time()
 
-    def call_at(self, loop: asyncio.AbstractEventLoop, due: float, fn: Callable[..., None], *args: Any) -> Timer:
-        """Call ``fn(*args)`` on ``loop`` at ``due`` (this clock's monotonic seconds); call on the loop."""
+    def call_at(self, loop: TimerHost, due: float, fn: Callable[..., None], *args: Any) -> Timer:
+        """Call ``fn(*args)`` on ``loop`` at ``due`` (this clock's monotonic seconds); call on
+        the thread that runs ``loop``."""
         return loop.call_at(loop.time() + (due - time.monotonic()), fn, *args)
 
     def sleep(self, seconds: float) -> None:
@@ -67,11 +85,11 @@ class Clock:
     def interrupt(self, task: asyncio.Task[Any]) -> None:
         """The runtime is about to cancel ``task`` (the real clock: nothing to do)."""
 
-    def enter(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def enter(self, loop: TimerHost | None = None) -> None:
         """The runtime started a unit of work a timer or a message caused (real clock: nothing);
         ``loop``: the work is a call waiting to run on that loop (void if the loop closes)."""
 
-    def exit(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def exit(self, loop: TimerHost | None = None) -> None:
         """That unit of work has ended, after handing on whatever it caused."""
 
 
@@ -173,7 +191,7 @@ class RunContext:
 current_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("actorsched_run", default=None)
 
 
-def tracked(clock: Clock, loop: asyncio.AbstractEventLoop, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+def tracked(clock: Clock, loop: TimerHost, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
     """Run ``fn(*args)`` on ``loop`` as a unit the caller entered on ``clock``, then exit it."""
     try:
         fn(*args)

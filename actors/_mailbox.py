@@ -173,6 +173,13 @@ class _Tracked:
     def handle(self, message: Any) -> None:
         try:
             self._target.handle(message)
+        except BaseException as exc:  # noqa: BLE001 - supervision is part of the unit
+            # Handled here, inside the unit, so that advance() also waits for the restart (or
+            # the death) a crash causes.
+            try:
+                self._target.crashed(message, exc)
+            except BaseException:  # noqa: BLE001 - as Mailbox.drain: never lose the worker
+                log.exception("crash handling of %r failed", message)
         finally:
             self._clock.exit()
 

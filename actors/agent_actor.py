@@ -40,7 +40,8 @@ from actors._protocol import (
     StatsMsg, StopDeadline, StopMsg, StopPhase,
 )
 from actors._loop_driver import LoopDriver, after_loop_calls
-from actors.loop_side import AgentLoop, Tick
+from actors._loop_tasks import AgentTasks
+from actors._timers import AgentTimers, Tick
 from actors.messages import Start
 from actors.schedule import CronSchedule, Schedule
 from actors.stats import Stats
@@ -122,23 +123,25 @@ class AgentActor:
         # Bound while a runtime serves the agent (see bind()).
         self._post: Callable[[Any], bool] | None = None
         self._driver: LoopDriver | None = None
-        self._loop: AgentLoop | None = None
+        self._timers: AgentTimers | None = None
+        self._tasks: AgentTasks | None = None  # a sync agent's: made at its first async callback
         self._pool: ThreadPool | None = None
         self._direct = False  # handlers run on the agent's loop: loop-side calls are plain calls
 
     # -- wiring ---------------------------------------------------------------------------
-    def bind(self, post: Callable[[Any], bool], driver: LoopDriver, agent_loop: AgentLoop, pool: ThreadPool,
+    def bind(self, post: Callable[[Any], bool], driver: LoopDriver, timers: AgentTimers, pool: ThreadPool,
              on_loop: bool) -> None:
-        """Attach the runtime: how to post to our mailbox, our loop, and the thread pool;
-        ``on_loop`` if the mailbox is served on that loop (its handlers call the loop side
-        directly)."""
-        self._post, self._driver, self._loop, self._pool = post, driver, agent_loop, pool
+        """Attach the runtime: how to post to our mailbox, our timers (on the thread that
+        serves the mailbox), our loop, and the thread pool; ``on_loop`` if the mailbox is
+        served on that loop (its handlers call the loop side directly)."""
+        self._post, self._driver, self._timers, self._pool = post, driver, timers, pool
         self._direct = on_loop
+        self._tasks = AgentTasks(driver.loop, self.clock) if on_loop else None
         self._final = False  # a new runtime: a final stop of the previous one no longer applies
 
     def unbind(self) -> None:
         """Detach the runtime after a stop; the stats stay readable from any thread."""
-        self._post = self._driver = self._loop = self._pool = None
+        self._post = self._driver = self._timers = self._tasks = self._pool = None
 
     @property
     def run_token(self) -> CancelToken:
@@ -198,6 +201,38 @@ class AgentActor:
         else:
             self._driver.call(fn, *args)
 
+    def _timers_(self) -> AgentTimers:
+        timers = self._timers
+        if timers is None:
+            raise RuntimeError(f"agent {self.name!r} has no runtime")  # a handler ran after unbind: a bug
+        return timers
+
+    def _tasks_(self) -> AgentTasks:
+        """The loop side of tasks; a sync agent's is made at its first async callback."""
+        tasks = self._tasks
+        if tasks is None:
+            if self._driver is None:
+                raise RuntimeError(f"agent {self.name!r} has no runtime")
+            tasks = self._tasks = AgentTasks(self._driver.loop, self.clock)
+        return tasks
+
+    def _close_runtime_side(self) -> None:
+        """Cancel every timer, and every task on the loop (the agent's runs end here)."""
+        if self._timers is not None:
+            self._timers.disarm_all()
+        if self._tasks is not None:
+            self._on_loop(self._tasks.close)
+
+    def _loop_lost(self) -> bool:
+        """A sync agent's timers outlive its loop (they run on a dispatcher worker): once that
+        loop has closed without a stop (``asyncio.run`` returned), it runs no more, as an
+        async agent's timers die with the loop; the next call on its scheduler settles it."""
+        driver = self._driver
+        if self._direct or driver is None or not driver.loop.is_closed():
+            return False
+        self._timers_().disarm_all()
+        return True
+
     def _send(self, message: Any) -> None:
         post = self._post
         if post is not None:
@@ -244,7 +279,6 @@ class AgentActor:
             if msg.reply is not None:
                 msg.reply(False)
             return
-        assert self._loop is not None
         self._running = True
         self._epoch += 1
         self._schedule, self._max_retries = msg.schedule, msg.max_retries
@@ -254,7 +288,7 @@ class AgentActor:
         self._next_tick_at = self.clock.now() + (msg.schedule.next_fire(anchor, anchor) - anchor) \
             if msg.schedule.clock == "monotonic" else msg.schedule.next_fire(self.clock.now())
         self.stats.next_run_at = self._next_tick_at
-        self._on_loop(self._loop.start_ticks, self._epoch, msg.schedule, anchor)
+        self._timers_().start_ticks(self._epoch, msg.schedule, anchor)
         if msg.run_immediately:
             self._begin_execution(anchor)
         if msg.reply is not None:
@@ -263,6 +297,8 @@ class AgentActor:
     def _on_tick(self, tick: Tick) -> None:
         if tick.epoch != self._epoch or not self._running:
             return  # a tick of a previous start that was already in flight
+        if self._loop_lost():
+            return
         self._next_tick_at = self.stats.next_run_at = tick.next_wall
         if tick.missed:
             self.stats.skipped(tick.missed)
@@ -292,7 +328,7 @@ class AgentActor:
         self._start_attempt(execution, None if due is None else self.clock.monotonic() - due)
 
     def _start_attempt(self, ex: _Execution, lateness: float | None) -> None:
-        assert self._loop is not None and self._pool is not None
+        assert self._pool is not None
         ex.attempt += 1
         ex.waiting = False
         call, run_id, attempt = self.call, ex.run_id, ex.attempt
@@ -307,18 +343,17 @@ class AgentActor:
         # tick sets how often the GC stops everything.
         if call.is_async:
             done = partial(self._async_done, run_id, attempt, unit)
-            self._on_loop(self._loop.run_async, partial(self._attempt_async, kwargs, context),
+            self._on_loop(self._tasks_().run_async, partial(self._attempt_async, kwargs, context),
                           self.config.timeout, done)
             if self.config.timeout is not None:
                 # The clock's timer cancels the task at the deadline; this one abandons an
                 # attempt that swallows that cancellation, as a stop does after its grace.
-                self._on_loop(self._loop.arm, "timeout", self.config.timeout + CANCEL_GRACE_S,
-                              AttemptTimeout(run_id, attempt))
+                self._timers_().arm("timeout", self.config.timeout + CANCEL_GRACE_S, AttemptTimeout(run_id, attempt))
             log.debug("agent %s: attempt %d of run %d dispatched to the loop", self.name, attempt, run_id)
             return
         self._pool.submit(partial(self._run_sync, run_id, attempt, kwargs, self._run_token, context))
         if self.config.timeout is not None:
-            self._on_loop(self._loop.arm, "timeout", self.config.timeout, AttemptTimeout(run_id, attempt))
+            self._timers_().arm("timeout", self.config.timeout, AttemptTimeout(run_id, attempt))
         log.debug("agent %s: attempt %d of run %d dispatched to a thread", self.name, attempt, run_id)
 
     def _async_done(self, run_id: int, attempt: int, unit: Unit | None, outcome: Outcome, value: Any) -> None:
@@ -380,22 +415,20 @@ class AgentActor:
         if ex.token is not None:
             ex.token.cancel("timeout")
         if self.call.is_async:
-            assert self._loop is not None
             log.warning("agent %s ignored the cancellation at its timeout for %.1fs; abandoned",
                         self.name, CANCEL_GRACE_S)
-            self._on_loop(self._loop.cancel_run)
+            self._on_loop(self._tasks_().cancel_run)
         self.stats.abandoned_runs += 1
         ex.abandon()
         self._settle(ex, Outcome.ERROR, TimeoutError(f"attempt exceeded the timeout of {self.config.timeout}s"))
 
     def _settle(self, ex: _Execution, outcome: Outcome, value: Any) -> None:
         """An attempt ended: count it, then succeed, fail, retry, or (while stopping) cancel."""
-        assert self._loop is not None
         cancelled_token = ex.token is not None and ex.token.cancelled
         if ex.token is not None:
             ex.token.detach()
         if self.config.timeout is not None:
-            self._on_loop(self._loop.disarm, "timeout")
+            self._timers_().disarm("timeout")
         if outcome is Outcome.ERROR:
             self.stats.attempt_failed(value)
             log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
@@ -418,7 +451,7 @@ class AgentActor:
             ex.waiting = True
             delay = self.policy.delay(ex.attempt)
             self.stats.next_run_at = self.clock.now() + delay
-            self._on_loop(self._loop.arm, "retry", delay, Retry(ex.run_id))
+            self._timers_().arm("retry", delay, Retry(ex.run_id))
         self._maybe_finish_stop()
 
     def _end_cancelled(self) -> None:
@@ -427,14 +460,14 @@ class AgentActor:
 
     def _on_retry(self, msg: Retry) -> None:
         ex = self._execution
-        if ex is None or ex.run_id != msg.run_id or not ex.waiting or self._stopping:
+        if ex is None or ex.run_id != msg.run_id or not ex.waiting or self._stopping or self._loop_lost():
             return
         self._start_attempt(ex, None)
 
     def _callback(self, callback: Callback, arg: Any) -> None:
         if callback is None:
             return
-        assert self._loop is not None and self._pool is not None
+        assert self._pool is not None
         self._pending_callbacks += 1
         unit = None
         if self.clock.virtual:
@@ -454,7 +487,7 @@ class AgentActor:
                 inside_agent.set(self)
                 return await callback(value)
 
-            self._on_loop(self._loop.run_callback, call_async, arg, done)
+            self._on_loop(self._tasks_().run_callback, call_async, arg, done)
             return
 
         def run() -> None:
@@ -486,42 +519,40 @@ class AgentActor:
         if self._stopping:
             self._tighten_stop_deadline(msg.timeout)
             return
-        assert self._loop is not None
         self._stopping = True
         self._running = False
         self._epoch += 1
         self._stop_timeout = self.config.stop_timeout if msg.timeout is None else msg.timeout
         self._run_token.cancel("stop")
-        self._on_loop(self._loop.disarm_all)
+        self._timers_().disarm_all()
         ex = self._execution
         if ex is not None and ex.waiting:
             self._end_cancelled()
         self._stop_deadline_at = None
         if self._execution is not None or self._pending_callbacks:
             self._stop_deadline_at = self.clock.monotonic() + self._stop_timeout
-            self._on_loop(self._loop.arm, "stop", self._stop_timeout, StopDeadline(self._epoch, StopPhase.GRACE))
+            self._timers_().arm("stop", self._stop_timeout, StopDeadline(self._epoch, StopPhase.GRACE))
         self._maybe_finish_stop()
 
     def _tighten_stop_deadline(self, timeout: float | None) -> None:
         """A second stop with a shorter timeout (a shutdown behind a Stop) moves the deadline in."""
         due = self._stop_deadline_at
-        if timeout is None or due is None or self._loop is None:
+        if timeout is None or due is None or self._timers is None:
             return
         now = self.clock.monotonic()
         if now + timeout < due:
             self._stop_deadline_at = now + timeout
-            self._on_loop(self._loop.arm, "stop", timeout, StopDeadline(self._epoch, StopPhase.GRACE))
+            self._timers_().arm("stop", timeout, StopDeadline(self._epoch, StopPhase.GRACE))
 
     def _on_stop_deadline(self, msg: StopDeadline) -> None:
         if not self._stopping or msg.epoch != self._epoch:
             return
         self._stop_deadline_at = None  # passed: a later, shorter stop has nothing to move in
-        assert self._loop is not None
         ex = self._execution
         if ex is not None and self.call.is_async and msg.phase is StopPhase.GRACE:
             ex.deadline_passed = True
-            self._on_loop(self._loop.cancel_run)
-            self._on_loop(self._loop.arm, "stop", CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
+            self._on_loop(self._tasks_().cancel_run)
+            self._timers_().arm("stop", CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
             return
         if ex is not None:
             if ex.token is not None:
@@ -577,8 +608,7 @@ class AgentActor:
     def _reset_transient(self) -> None:
         """Forget everything in flight: timers, the attempt (counted cancelled), the token."""
         self._run_token.cancel("restart")
-        if self._loop is not None:
-            self._on_loop(self._loop.close)
+        self._close_runtime_side()
         ex = self._execution
         if ex is not None:
             if not ex.waiting and not self.call.is_async:
@@ -615,10 +645,9 @@ class AgentActor:
     def _maybe_finish_stop(self) -> None:
         if not self._stopping or self._execution is not None or self._pending_callbacks:
             return
-        assert self._loop is not None
         self._stopping = False
         self.stats.stopped(self.clock.monotonic())
-        self._on_loop(self._loop.close)
+        self._close_runtime_side()
         self._reply_stopped()
         queued, self._queued_start = self._queued_start, None
         if queued is not None:

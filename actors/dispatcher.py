@@ -24,7 +24,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
@@ -33,6 +33,10 @@ from bridge.shared import ProcessWide
 from actors._clock import REAL_CLOCK, Clock
 from actors._mailbox import Mailbox, MailboxTarget, MailboxWorker, TrackedMailbox, callbacks
 from actors._loop_driver import begin_loop_call_batching, flush_loop_calls
+from actors._timed_inbox import TIMERS_DUE, TimedInbox
+
+if TYPE_CHECKING:
+    from pykka._actor import ActorInbox
 
 __all__ = ["Dispatcher", "Mailbox", "mailbox_on"]
 
@@ -47,13 +51,14 @@ class _WorkerQueue:
     condition notify that another thread contends for).
     """
 
-    __slots__ = ("ref", "ready", "awake", "thread")
+    __slots__ = ("ref", "ready", "awake", "thread", "timers")
 
     def __init__(self) -> None:
         self.ref: pykka.ActorRef[Any] | None = None
         self.ready: deque[Mailbox] = deque()
         self.awake = False
         self.thread: threading.Thread | None = None
+        self.timers: TimedInbox = _UNSTARTED  # the worker's inbox, set when its actor is made
 
     def schedule(self, mailbox: Mailbox) -> bool:
         """Queue a mailbox with work; False if the worker is gone."""
@@ -89,6 +94,10 @@ class _WorkerQueue:
             self.awake = True
 
 
+_UNSTARTED = TimedInbox()
+_UNSTARTED.close()
+
+
 class _Doorbell:
     __slots__ = ()
 
@@ -101,16 +110,32 @@ _BATCH = 64
 class _Worker(pykka.ThreadingActor):
     use_daemon_thread = True  # a program that forgets to stop still exits
 
+    @staticmethod
+    def _create_actor_inbox() -> ActorInbox:
+        return TimedInbox()  # the timers of the sync agents this worker serves
+
     def __init__(self, queue: _WorkerQueue) -> None:
         super().__init__()
         self.queue = queue
+        inbox = self.actor_inbox
+        assert isinstance(inbox, TimedInbox)
+        queue.timers = inbox
 
     def on_start(self) -> None:
         self.queue.thread = threading.current_thread()
         begin_loop_call_batching()
 
     def on_receive(self, message: Any) -> None:
-        self.queue.run()
+        queue = self.queue
+        if message is TIMERS_DUE:
+            # Timers post to mailboxes of this worker: drain them in this same turn rather
+            # than ringing our own doorbell (one more envelope per tick).
+            queue.awake = True
+            queue.timers.run_due()
+        queue.run()
+
+    def on_stop(self) -> None:
+        self.queue.timers.close()  # before pykka drains the inbox: no timer is due any more
 
 
 class Dispatcher(ProcessWide):
@@ -188,16 +213,17 @@ class Dispatcher(ProcessWide):
         on_drop: Callable[[Any], None] | None = None,
     ) -> Mailbox:
         """A mailbox for plain functions, pinned to the next worker (round robin)."""
-        return self.mailbox_for(callbacks(handler, on_crash, on_drop))
+        return self.mailbox_for(callbacks(handler, on_crash, on_drop))[0]
 
-    def mailbox_for(self, target: MailboxTarget, clock: Clock = REAL_CLOCK) -> Mailbox:
-        """A mailbox delivering to ``target`` (an actor), pinned to the next worker; on a
+    def mailbox_for(self, target: MailboxTarget, clock: Clock = REAL_CLOCK) -> tuple[Mailbox, TimedInbox]:
+        """A mailbox delivering to ``target`` (an actor), pinned to the next worker, and that
+        worker's timers (the target's timers must fire where its mailbox is drained); on a
         virtual clock its messages count busy until handled."""
         with self._lock:
             if not self._workers:
                 raise RuntimeError("Dispatcher is not acquired")
             worker = self._workers[next(self._next) % len(self._workers)]
-        return mailbox_on(worker, target, clock)
+        return mailbox_on(worker, target, clock), worker.timers
 
 
 def mailbox_on(worker: MailboxWorker, target: MailboxTarget, clock: Clock = REAL_CLOCK) -> Mailbox:

@@ -19,7 +19,8 @@ from typing import Any
 from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
 from actors.dispatcher import Dispatcher, mailbox_on
 from actors._loop_driver import LoopDriver, running_loop
-from actors.loop_side import AgentLoop
+from actors._clock import TimerHost
+from actors._timers import AgentTimers
 from bridge import LoopThread, ThreadPool
 
 __all__ = ["Binding", "answer_into", "inside_agent"]
@@ -53,11 +54,15 @@ class Binding:
         self.dispatcher.acquire()
         self.pool.acquire()
         clock = actor.clock
-        # An async agent's mailbox is served on its loop, so a steady tick crosses no thread;
-        # a sync agent's by a dispatcher worker, off the loop that its timers run on.
+        # An async agent's mailbox and timers are served on its loop, a sync agent's on a
+        # dispatcher worker: a steady tick crosses no thread (async) or one (sync, to the pool).
         on_loop = self.on_loop = actor.call.is_async
-        self.mailbox = mailbox_on(driver, actor, clock) if on_loop else self.dispatcher.mailbox_for(actor, clock)
-        actor.bind(self.mailbox, driver, AgentLoop(driver.loop, self.mailbox, clock), self.pool, on_loop)
+        host: TimerHost
+        if on_loop:
+            self.mailbox, host = mailbox_on(driver, actor, clock), driver.loop
+        else:
+            self.mailbox, host = self.dispatcher.mailbox_for(actor, clock)
+        actor.bind(self.mailbox, driver, AgentTimers(host, self.mailbox, clock), self.pool, on_loop)
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
         self.dead_listener: Callable[[AgentActor], None] | None = None

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from actors._clock import Clock, RunContext, Unit, current_run
+from actors._clock import Clock, RunContext, TimerHost, Unit, current_run
 from actors._loop_driver import running_loop
 from actors._validate import check_seconds
 
@@ -67,7 +67,7 @@ class _VirtualTimer:
 
     __slots__ = ("due", "seq", "loop", "fn", "args", "cancelled", "unit", "resumed")
 
-    def __init__(self, due: float, seq: int, loop: asyncio.AbstractEventLoop | None,
+    def __init__(self, due: float, seq: int, loop: TimerHost | None,
                  fn: Callable[..., None], args: tuple[Any, ...], unit: Unit | None = None) -> None:
         self.due, self.seq, self.loop, self.fn, self.args = due, seq, loop, fn, args
         self.cancelled = False
@@ -116,7 +116,7 @@ class VirtualClock(Clock):
         self._cond = threading.Condition()
         self._sleeping: dict[asyncio.Task[Any], _VirtualTimer] = {}  # tasks in asleep(), on their loops
         self._advancing = threading.Lock()
-        self._on_loops: dict[asyncio.AbstractEventLoop, int] = {}  # calls waiting for each loop
+        self._on_loops: dict[TimerHost, int] = {}  # calls waiting for each loop
         self._pushes = 0  # timers pushed since the heap was last purged of cancelled ones
 
     def __repr__(self) -> str:
@@ -132,7 +132,7 @@ class VirtualClock(Clock):
         return self._wall0 + self._mono
 
     # -- timers (called by the runtime) ---------------------------------------------------
-    def call_at(self, loop: asyncio.AbstractEventLoop, due: float, fn: Callable[..., None], *args: Any) -> _VirtualTimer:
+    def call_at(self, loop: TimerHost, due: float, fn: Callable[..., None], *args: Any) -> _VirtualTimer:
         """Run ``fn(*args)`` on ``loop`` once the clock reaches ``due`` (at once if it has)."""
         timer = _VirtualTimer(due, next(self._seq), loop, fn, args)
         with self._cond:
@@ -164,7 +164,7 @@ class VirtualClock(Clock):
             self.exit()
 
     @staticmethod
-    def _deliver(loop: asyncio.AbstractEventLoop | None, fn: Callable[..., None], *args: Any) -> bool:
+    def _deliver(loop: TimerHost | None, fn: Callable[..., None], *args: Any) -> bool:
         if loop is None:
             fn(*args)
             return True
@@ -174,14 +174,14 @@ class VirtualClock(Clock):
             return False
         return True
 
-    def enter(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def enter(self, loop: TimerHost | None = None) -> None:
         """The runtime began a unit of work (a message, a run, a callback, a call for ``loop``)."""
         with self._cond:
             self._busy += 1
             if loop is not None:
                 self._on_loops[loop] = self._on_loops.get(loop, 0) + 1
 
-    def exit(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def exit(self, loop: TimerHost | None = None) -> None:
         """A unit of work ended (after posting whatever it caused)."""
         with self._cond:
             self._busy -= 1

@@ -1,13 +1,16 @@
-"""Where an agent's mailbox is served (issue 10): an async agent's on its own loop."""
+"""Where an agent's mailbox and timers are served (issue 10): an async agent's on its own
+loop, a sync agent's on a dispatcher worker."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 import pytest
 
-from actors import AgentScheduler
+from actors import AgentScheduler, AsyncAgentScheduler
+from actors.testing import VirtualClock
 
 
 @pytest.mark.timeout(20)
@@ -28,3 +31,21 @@ def test_an_async_callback_on_the_agents_loop_can_read_the_stats_synchronously()
         scheduler.start("hourly", run_immediately=True)
         assert done.wait(10)
     assert seen[0]["successful_executions"] == 1 and seen[0]["state"] == "idle"
+
+
+@pytest.mark.timeout(20)
+def test_a_sync_agent_runs_no_more_once_its_loop_closed_without_a_stop() -> None:
+    # Its timers live on a dispatcher worker, not on the loop: they must still end with it.
+    clock = VirtualClock()
+    calls: list[float] = []
+    scheduler = AsyncAgentScheduler(lambda task: calls.append(clock.monotonic()), "t", config={"clock": clock})
+
+    async def main() -> None:
+        await scheduler.start("every 1s", run_immediately=True)
+        await clock.aadvance(2)
+
+    asyncio.run(main())
+    clock.advance(10)
+    assert calls == [0.0, 1.0, 2.0]
+    assert asyncio.run(scheduler.get_stats())["state"] == "stopped"
+    assert asyncio.run(scheduler.stop()) is True

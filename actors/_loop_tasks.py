@@ -1,114 +1,39 @@
-"""What runs on an event loop for the agents: ticks, backoff and timeout timers, async attempts
-and async callbacks.
+"""One agent's tasks on its event loop: async attempts (with their timeout) and async callbacks.
 
-Each agent has an `AgentLoop` (its loop's `LoopDriver`, in `actors._loop_driver`, carries
-the calls from thread-side actors) holding its timer handles and tasks; only the loop thread touches it, so it
-needs no lock. Timers use ``loop.call_at``: the loop's own heap is the shared timer, 10,000
-pending handles cost ~1.5 MB, and an idle loop wakes within ~0.1 ms of a deadline.
+Only the loop's thread touches an `AgentTasks`, so it needs no lock. An async agent's handlers
+run on that loop and call it directly; a sync agent's actor (on a dispatcher worker) reaches it
+through the loop driver, only for async callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
-from actors._clock import REAL_CLOCK, Clock, Timer
+from actors._clock import REAL_CLOCK, Clock
 from actors._protocol import Outcome
-from actors.schedule import Schedule
 from bridge import asafe_call
 
-__all__ = ["AgentLoop", "Tick"]
-
+__all__ = ["AgentTasks"]
 
 log = logging.getLogger("actors")
-Post = Callable[[Any], object]
 
 
-class Tick:
-    """A scheduled fire: ``due`` on the monotonic clock, the next fire in wall time, ticks missed."""
+class AgentTasks:
+    """One agent's tasks on a loop. Every method must run on that loop."""
 
-    __slots__ = ("epoch", "due", "next_wall", "missed")
+    __slots__ = ("_loop", "_clock", "_run", "_abandoned", "_callbacks")
 
-    def __init__(self, epoch: int, due: float, next_wall: float, missed: int) -> None:
-        self.epoch, self.due, self.next_wall, self.missed = epoch, due, next_wall, missed
-
-
-class AgentLoop:
-    """One agent's timers and tasks on a loop. Every method must run on that loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, post: Post, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: Clock = REAL_CLOCK) -> None:
         self._loop = loop
-        self._post = post
         self._clock = clock
-        self._timers: dict[Hashable, Timer] = {}
         self._run: asyncio.Task[None] | None = None
         # Attempts that ignored their cancellation (timeout or stop) and were abandoned: close()
         # cancels them once more, so an agent that finally yields does not outlive its agent.
         self._abandoned: set[asyncio.Task[None]] | None = None
         self._callbacks: set[asyncio.Task[None]] | None = None  # made at the first async callback
-
-    # -- timers ---------------------------------------------------------------------------
-    def _call_at_mono(self, due_mono: float, key: Hashable, fn: Callable[..., None], *args: Any) -> None:
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        self._timers[key] = self._clock.call_at(self._loop, due_mono, fn, *args)
-
-    def arm(self, key: Hashable, delay: float, message: Any) -> None:
-        """Post ``message`` to the agent after ``delay`` seconds (replacing a timer of that key)."""
-        self._call_at_mono(self._clock.monotonic() + delay, key, self._fire, key, message)
-
-    def disarm(self, key: Hashable) -> None:
-        """Cancel the timer of that key, if any."""
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
-
-    def disarm_all(self) -> None:
-        """Cancel every timer of the agent (ticks, backoff, timeouts)."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
-
-    def _fire(self, key: Hashable, message: Any) -> None:
-        self._timers.pop(key, None)
-        self._post(message)
-
-    # -- ticks ----------------------------------------------------------------------------
-    def start_ticks(self, epoch: int, schedule: Schedule, anchor: float) -> None:
-        """Begin firing `Tick` messages for ``schedule`` (intervals counted from ``anchor``)."""
-        self._arm_tick(epoch, schedule, anchor, self._clock.monotonic())
-
-    def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> tuple[float, float]:
-        """Arm the first fire after ``after_mono``; return its (monotonic, wall-clock) time."""
-        clock = self._clock
-        now_mono, now_wall = clock.monotonic(), clock.now()
-        if schedule.clock == "monotonic":
-            due = schedule.next_fire(after_mono, anchor)
-            wall = now_wall + (due - now_mono)
-        else:
-            wall = schedule.next_fire(now_wall + (after_mono - now_mono))
-            due = now_mono + (wall - now_wall)
-        self._call_at_mono(due, "tick", self._tick, epoch, schedule, anchor, due, wall)
-        return due, wall
-
-    def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
-        clock = self._clock
-        if schedule.clock == "wall":
-            early = wall - clock.now()
-            if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._call_at_mono(clock.monotonic() + early, "tick", self._tick, epoch, schedule, anchor, due, wall)
-                return
-            _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - clock.now()))
-            if self._post(Tick(epoch, due, next_wall, 0)) is False:
-                self.disarm("tick")  # the mailbox is closed: never tick into the void
-            return
-        next_due, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic())
-        missed = max(0, round((next_due - due) / schedule.seconds) - 1)
-        if self._post(Tick(epoch, due, next_wall, missed)) is False:
-            self.disarm("tick")
 
     # -- async runs and callbacks ---------------------------------------------------------
     def run_async(self, func: Callable[[], Any], timeout: float | None, done: Callable[[Outcome, Any], Any]) -> None:
@@ -195,8 +120,7 @@ class AgentLoop:
         task.add_done_callback(self._callbacks.discard)
 
     def close(self) -> None:
-        """Cancel every timer and anything still running (the agent is finished on this loop)."""
-        self.disarm_all()
+        """Cancel anything still running (the agent is finished on this loop)."""
         for task in [*((self._run,) if self._run is not None else ()), *(self._abandoned or ()),
                      *(self._callbacks or ())]:
             self._clock.interrupt(task)

@@ -1,0 +1,172 @@
+"""A pykka inbox that also keeps timers, so a dispatcher worker's wait ends precisely at a deadline.
+
+A sync agent's ticks, backoff waits and deadlines are timers of the worker that serves its
+mailbox: the worker sleeps in ``Condition.wait(timeout)`` (a futex with a deadline, to the
+microsecond) until the next envelope or the earliest timer, fires the due timers itself, and
+the tick's handler hands the run to a pool thread: one crossing per tick, the floor. A timer on
+an event loop instead wakes through epoll, whose timeout asyncio rounds up to whole
+milliseconds, and then still has to reach a thread.
+
+It offers the part of an event loop's interface that the clock uses (``time``, ``call_at``,
+``call_soon_threadsafe``, ``is_closed``), so the real clock and `actors.testing.VirtualClock`
+arm timers here exactly as on a loop.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+# pykka's hook for "implementors of new actor types" (Actor._create_actor_inbox) takes an inbox
+# of its envelopes; pykka is pinned below 5.
+from pykka._envelope import Envelope
+
+__all__ = ["TIMERS_DUE", "TimedInbox", "TimerHandle"]
+
+log = logging.getLogger("actors")
+
+
+class TimerHandle:
+    """A call due at ``when`` (monotonic seconds); ``cancel`` before it runs drops it."""
+
+    __slots__ = ("when", "seq", "fn", "args", "cancelled")
+
+    def __init__(self, when: float, seq: int, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+        self.when, self.seq, self.fn, self.args = when, seq, fn, args
+        self.cancelled = False
+
+    def __lt__(self, other: TimerHandle) -> bool:
+        return (self.when, self.seq) < (other.when, other.seq)
+
+    def cancel(self) -> None:
+        """Drop the call if it has not run yet (it stays in the heap until its turn or a purge)."""
+        self.cancelled = True
+        self.fn = _nothing  # let go of what the call holds now, not when its turn comes
+        self.args = ()
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
+class _TimersDue:
+    __slots__ = ()
+
+
+#: The message `TimedInbox.get` hands to the worker when timers are due: call `run_due`.
+TIMERS_DUE = _TimersDue()
+_DUE_ENVELOPE: Envelope[Any] = Envelope(TIMERS_DUE)
+# Rebuild the heap without cancelled timers once this many pushes went by (asyncio purges
+# when over half of its heap is cancelled; per-tick timers cancelled by a stop pile up alike).
+_PURGE_EVERY = 4096
+
+
+class TimedInbox:
+    """FIFO envelopes plus a heap of timers, for one pykka worker thread.
+
+    ``get`` returns the due-timers message first when a timer is due (ticks are the
+    latency-critical work), else the oldest envelope, else waits for whichever comes first.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[Envelope[Any]] = deque()
+        self._heap: list[TimerHandle] = []
+        self._seq = itertools.count()
+        self._pushes = 0
+        self._closed = False
+
+    # -- pykka's inbox interface ----------------------------------------------------------
+    def put(self, envelope: Envelope[Any]) -> None:
+        """Queue an envelope (any thread)."""
+        with self._cond:
+            self._queue.append(envelope)
+            self._cond.notify()
+
+    def get(self) -> Envelope[Any]:
+        """The next envelope: due timers first, then the queue; waits until one is there."""
+        cond, queue, heap = self._cond, self._queue, self._heap
+        with cond:
+            while True:
+                while heap and heap[0].cancelled:
+                    heapq.heappop(heap)
+                if heap:
+                    delay = heap[0].when - time.monotonic()
+                    if delay <= 0:
+                        return _DUE_ENVELOPE
+                    if queue:
+                        return queue.popleft()
+                    cond.wait(delay)
+                elif queue:
+                    return queue.popleft()
+                else:
+                    cond.wait()
+
+    def empty(self) -> bool:
+        """True if no envelope is queued (pykka drains the rest at teardown)."""
+        return not self._queue
+
+    # -- the loop-like interface the clock arms timers through ----------------------------
+    def time(self) -> float:
+        """This host's time: ``time.monotonic``."""
+        return time.monotonic()
+
+    def call_at(self, when: float, fn: Callable[..., object], *args: Any) -> TimerHandle:
+        """Call ``fn(*args)`` on the worker thread at ``when`` (``time.monotonic`` seconds)."""
+        timer = TimerHandle(when, next(self._seq), fn, args)
+        with self._cond:
+            heap = self._heap
+            heapq.heappush(heap, timer)
+            self._pushes += 1
+            if self._pushes >= _PURGE_EVERY:
+                self._pushes = 0
+                self._heap = heap = [t for t in heap if not t.cancelled]
+                heapq.heapify(heap)
+            if heap and heap[0] is timer:  # a new earliest deadline: a waiting get() must see it
+                self._cond.notify()
+        return timer
+
+    def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> TimerHandle:
+        """Call ``fn(*args)`` on the worker thread as soon as it is free; ``RuntimeError``
+        once the inbox is closed (as a closed event loop raises)."""
+        if self._closed:
+            raise RuntimeError("the worker is closed")
+        return self.call_at(float("-inf"), fn, *args)
+
+    def is_closed(self) -> bool:
+        """True once the worker has stopped: nothing armed here will run."""
+        return self._closed
+
+    def close(self) -> None:
+        """Mark the inbox closed and drop every timer (the worker is stopping)."""
+        with self._cond:
+            self._closed = True
+            heap, self._heap = self._heap, []
+        for timer in heap:
+            timer.cancel()
+
+    # -- on the worker --------------------------------------------------------------------
+    def run_due(self) -> None:
+        """Run every timer due now, earliest first (on the worker thread only).
+
+        They are taken off the heap under one lock hold (10,000 ticks due in one instant cost
+        one acquisition, not 10,000); a timer one of them arms for now runs at the next turn.
+        """
+        now, due = time.monotonic(), []
+        with self._cond:
+            heap = self._heap
+            while heap and heap[0].when <= now:
+                due.append(heapq.heappop(heap))
+        for timer in due:
+            if timer.cancelled:
+                continue
+            try:
+                timer.fn(*timer.args)
+            except Exception:  # one bad call must not cost the other due timers
+                log.exception("timer call %r failed", timer.fn)

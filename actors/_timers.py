@@ -1,0 +1,103 @@
+"""One agent's timers: ticks, backoff waits, attempt timeouts and stop deadlines.
+
+They run on the host that serves the agent's mailbox, so a timer that fires posts to a mailbox
+drained on that same thread: an async agent's on its event loop (``loop.call_at``: 10,000
+pending handles cost ~1.5 MB), a sync agent's on its dispatcher worker (`TimedInbox`, a futex
+wait precise to the microsecond where epoll rounds up to whole milliseconds). Every deadline is
+read from the agent's clock, so a virtual clock fires them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from actors._clock import REAL_CLOCK, Clock, Timer, TimerHost
+from actors.schedule import Schedule
+
+__all__ = ["AgentTimers", "Tick"]
+
+Post = Callable[[Any], object]
+
+
+class Tick:
+    """A scheduled fire: ``due`` on the monotonic clock, the next fire in wall time, ticks missed."""
+
+    __slots__ = ("epoch", "due", "next_wall", "missed")
+
+    def __init__(self, epoch: int, due: float, next_wall: float, missed: int) -> None:
+        self.epoch, self.due, self.next_wall, self.missed = epoch, due, next_wall, missed
+
+
+class AgentTimers:
+    """One agent's timers on its host. Every method must run on the host's thread, which is
+    also the thread its mailbox is served on (so handlers arm and cancel with plain calls)."""
+
+    __slots__ = ("_host", "_post", "_clock", "_timers")
+
+    def __init__(self, host: TimerHost, post: Post, clock: Clock = REAL_CLOCK) -> None:
+        self._host = host
+        self._post = post
+        self._clock = clock
+        self._timers: dict[Hashable, Timer] = {}
+
+    # -- timers ---------------------------------------------------------------------------
+    def _call_at_mono(self, due_mono: float, key: Hashable, fn: Callable[..., None], *args: Any) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._timers[key] = self._clock.call_at(self._host, due_mono, fn, *args)
+
+    def arm(self, key: Hashable, delay: float, message: Any) -> None:
+        """Post ``message`` to the agent after ``delay`` seconds (replacing a timer of that key)."""
+        self._call_at_mono(self._clock.monotonic() + delay, key, self._fire, key, message)
+
+    def disarm(self, key: Hashable) -> None:
+        """Cancel the timer of that key, if any."""
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def disarm_all(self) -> None:
+        """Cancel every timer of the agent (ticks, backoff, timeouts)."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def _fire(self, key: Hashable, message: Any) -> None:
+        self._timers.pop(key, None)
+        self._post(message)
+
+    # -- ticks ----------------------------------------------------------------------------
+    def start_ticks(self, epoch: int, schedule: Schedule, anchor: float) -> None:
+        """Begin firing `Tick` messages for ``schedule`` (intervals counted from ``anchor``)."""
+        self._arm_tick(epoch, schedule, anchor, self._clock.monotonic())
+
+    def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> tuple[float, float]:
+        """Arm the first fire after ``after_mono``; return its (monotonic, wall-clock) time."""
+        clock = self._clock
+        now_mono, now_wall = clock.monotonic(), clock.now()
+        if schedule.clock == "monotonic":
+            due = schedule.next_fire(after_mono, anchor)
+            wall = now_wall + (due - now_mono)
+        else:
+            wall = schedule.next_fire(now_wall + (after_mono - now_mono))
+            due = now_mono + (wall - now_wall)
+        self._call_at_mono(due, "tick", self._tick, epoch, schedule, anchor, due, wall)
+        return due, wall
+
+    def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
+        clock = self._clock
+        if schedule.clock == "wall":
+            early = wall - clock.now()
+            if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
+                self._call_at_mono(clock.monotonic() + early, "tick", self._tick, epoch, schedule, anchor, due, wall)
+                return
+            _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - clock.now()))
+            if self._post(Tick(epoch, due, next_wall, 0)) is False:
+                self.disarm("tick")  # the mailbox is closed: never tick into the void
+            return
+        next_due, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic())
+        missed = max(0, round((next_due - due) / schedule.seconds) - 1)
+        if self._post(Tick(epoch, due, next_wall, missed)) is False:
+            self.disarm("tick")
