@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.verdict import BACKOFF_LABELS, CONTENDERS, FLOOR_OF, LABELS, PEERS_OF, Goal, ms, ratio
+from benchmarks.verdict import (BACKOFF_LABELS, CONTENDERS, FLOOR_OF, LABELS, PEERS_OF, Goal, dispatch_target, ms,
+                                ratio)
 
 Result = dict[str, Any]
 
@@ -70,7 +71,7 @@ def dispatch_tables(results: Result, goals: dict[str, Goal]) -> list[Table]:
                 continue
             assert s is not None
             floor = by_key.get(FLOOR_OF[key]) or {}
-            goal_text = "p99 ≤ 1.5× floor, < both APScheduler" if key in PEERS_OF else (
+            goal_text = dispatch_target(key, condition) if key in PEERS_OF else (
                 "contender (see Drift)" if key in CONTENDERS else "")
             table.rows.append([label, str(s["n"]), ms(s["median_ms"]), ms(s["p99_ms"]),
                                ratio(s["median_ms"], floor.get("median_ms")), ratio(s["p99_ms"], floor.get("p99_ms")),

@@ -68,7 +68,7 @@ def large() -> Result:
 
 def good() -> Result:
     """Results in which every goal of ours passes, and the contender drifts as it does."""
-    idle = {"floor_async": series(1.5), "floor_sync": series(1.7), "ours_async": series(2.0),
+    idle = {"floor_async": series(1.5), "floor_sync": series(1.7), "ours_async": series(1.7),
             "ours_sync": series(2.0), "aps_asyncio_async": series(2.5), "aps_asyncio_sync": series(2.5),
             "aps_background": series(2.4), "naive_sync": series(12.0, trend=9.2)}
     busy = {k: series(v["p99_ms"] * 5) for k, v in idle.items() if k != "naive_sync"}
@@ -154,11 +154,13 @@ def _set(path: str, value: Any) -> Callable[[Result], None]:
 
 # (what goes wrong, the mutation, the goal that must FAIL, whether its reason is "not measured")
 BAD = [
-    ("async p99 over 1.5x its floor", _set("dispatch.idle.ours_async.p99_ms", 2.3), "dispatch.idle.ours_async", False),
+    ("async p99 over 1.2x its floor", _set("dispatch.idle.ours_async.p99_ms", 1.9), "dispatch.idle.ours_async", False),
+    ("busy sync p99 over 1.5x its floor", _set("dispatch.busy.ours_sync.p99_ms", 13.0), "dispatch.busy.ours_sync",
+     False),
     ("a peer beats ours", _set("dispatch.idle.aps_background.p99_ms", 1.9), "dispatch.idle.ours_sync", False),
     ("a skipped tick", _set("dispatch.busy.ours_sync.skipped", 1), "dispatch.busy.ours_sync", False),
     ("the floor errored", _set("dispatch.busy.floor_async", {"error": "boom"}), "dispatch.busy.ours_async", True),
-    ("a peer missing", _set("dispatch.idle.aps_asyncio_sync", "-"), "dispatch.idle.ours_sync", True),
+    ("a peer missing", _set("dispatch.idle.aps_background", "-"), "dispatch.idle.ours_sync", True),
     ("ours with no samples", _set("dispatch.idle.ours_async", summ(None, None, n=0)), "dispatch.idle.ours_async",  # type: ignore[arg-type]
      True),
     ("skipped not recorded", _set("dispatch.idle.ours_async.skipped", "-"), "dispatch.idle.ours_async", True),
@@ -176,7 +178,9 @@ BAD = [
     ("shutdown over 50 ms", _set("stop.shutdown.ours.p99_ms", 60.0), "stop.shutdown", False),
     ("an agent still running", _set("stop.shutdown.ours.stopped_ok", False), "stop.shutdown", False),
     ("stopped_ok not recorded", _set("stop.shutdown.ours.stopped_ok", "-"), "stop.shutdown", True),
-    ("scale p99 over 20 ms", _set("scale.points.0.steady.p99_ms", 25.0), "scale.burst.latency", False),
+    ("burst p99 over 1.5x its floor", _set("scale.points.0.steady.p99_ms", 2.5), "scale.burst.latency", False),
+    ("no burst floor to judge it by", _set("scale.floors", []), "scale.burst.latency", True),
+    ("spread p99 over 5 ms", _set("scale.points.1.steady.p99_ms", 6.0), "scale.spread.latency", False),
     ("scale skipped a tick", _set("scale.points.1.skipped", 1), "scale.spread.latency", False),
     ("scale missed a run", _set("scale.points.1.missing", 3), "scale.spread.latency", False),
     ("scale RSS over 300 MB", _set("scale.points.0.rss_total_mb", 400.0), "scale.burst.resources", False),
