@@ -20,6 +20,7 @@ from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
 from actors.dispatcher import Dispatcher, mailbox_on
 from actors._loop_driver import LoopDriver, running_loop
 from actors._clock import TimerHost
+from actors._ports import Ports
 from actors._timers import AgentTimers
 from bridge import LoopThread, ThreadPool
 
@@ -62,7 +63,7 @@ class Binding:
             self.mailbox, host = mailbox_on(driver, actor, clock), driver.loop
         else:
             self.mailbox, host = self.dispatcher.mailbox_for(actor, clock)
-        actor.bind(self.mailbox, driver, AgentTimers(host, self.mailbox, clock), self.pool, on_loop)
+        actor.bind(Ports(self.mailbox, AgentTimers(host, self.mailbox, clock), self.pool, driver, on_loop, clock))
         actor.on_dead = self._on_dead
         #: Called (on a dispatcher worker) when supervision gives up on the agent.
         self.dead_listener: Callable[[AgentActor], None] | None = None

@@ -1,4 +1,5 @@
-"""Call user callbacks that may be sync or async, without letting them break the caller."""
+"""Call user callbacks that may be sync or async, without letting them break the caller, and run
+an awaitable to completion from sync code."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["asafe_call", "safe_call"]
+__all__ = ["asafe_call", "run_to_completion", "safe_call"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("actors")
 
@@ -18,24 +21,25 @@ def _name(cb: object) -> str:
     return getattr(cb, "__qualname__", None) or repr(cb)
 
 
-async def _await(awaitable: Awaitable[Any]) -> Any:
+async def _await(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-def _run_to_completion(awaitable: Awaitable[Any]) -> None:
-    """Run an awaitable from sync code, leaving no loop (and no thread) behind."""
+def run_to_completion(awaitable: Awaitable[T]) -> T:
+    """Run an awaitable from sync code and return its result, leaving no loop (and no thread)
+    behind; from a thread that already runs a loop (which must not be re-entered), on a
+    short-lived thread of its own."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(_await(awaitable))
-        return
-    # This thread already runs a loop we must not re-enter: use a short-lived thread.
+        return asyncio.run(_await(awaitable))
+    outcome: list[Any] = []
     error: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(_await(awaitable))
-        except BaseException as exc:
+            outcome.append(asyncio.run(_await(awaitable)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             error.append(exc)
 
     thread = threading.Thread(target=run, name="actorsched-safe-call")
@@ -43,6 +47,7 @@ def _run_to_completion(awaitable: Awaitable[Any]) -> None:
     thread.join()
     if error:
         raise error[0]
+    return outcome[0]  # type: ignore[no-any-return]
 
 
 def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
@@ -64,7 +69,7 @@ def safe_call(cb: Callable[..., Any] | None, *args: Any) -> bool:
     try:
         result = cb(*args)
         if inspect.isawaitable(result):
-            _run_to_completion(result)
+            run_to_completion(result)
         return True
     except BaseException:  # noqa: BLE001 - "never raises": even a KeyboardInterrupt from the callback
         log.exception("callback %s raised", _name(cb))
