@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bridge import Channel, ChannelClosed
+from bridge.shared import RefCounted
 
 if TYPE_CHECKING:
     from actors._mailbox import Mailbox
@@ -95,7 +96,7 @@ def flush_loop_calls() -> None:
             fn(arg)
 
 
-class LoopDriver:
+class LoopDriver(RefCounted):
     """Per-loop: the janus channel consumer that runs thread-side requests on the loop."""
 
     _registry: dict[asyncio.AbstractEventLoop, LoopDriver] = {}
@@ -106,7 +107,6 @@ class LoopDriver:
         self._channel: Channel[Callable[[], None] | list[Callable[[], None]]] = Channel(
             _run_item, name="actorsched-loop-driver"
         )
-        self._refs = 0
         # The mailbox worker (see the module docstring), touched from any thread like a
         # dispatcher worker's ready queue: deque appends and pops are atomic.
         self._ready: deque[Mailbox] = deque()
@@ -158,7 +158,7 @@ class LoopDriver:
                 driver = cls._registry[loop] = cls(loop)
                 driver._channel.open()
                 driver._loop_thread = threading.get_ident()
-            driver._refs += 1
+            driver._add_refs()
             return driver
 
     @classmethod
@@ -174,14 +174,13 @@ class LoopDriver:
         with self._registry_lock:
             if self._refs <= 0:
                 raise RuntimeError("LoopDriver.retain() needs a live reference")
-            self._refs += 1
+            self._add_refs()
         return self
 
     def release(self, count: int = 1) -> bool:
         """Drop ``count`` references (any thread); True if it was the last and the driver must be closed."""
         with self._registry_lock:
-            self._refs -= count
-            if self._refs > 0:
+            if not self._drop_refs(count):
                 return False
             if self._registry.get(self.loop) is self:
                 del self._registry[self.loop]

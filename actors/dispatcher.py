@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from bridge.shared import ProcessWide
+from bridge.shared import ProcessWide, RefCounted
 
 from actors._clock import REAL_CLOCK, Clock
 from actors._mailbox import Mailbox, MailboxTarget, MailboxWorker, TrackedMailbox, callbacks
@@ -138,7 +138,7 @@ class _Worker(pykka.ThreadingActor):
         self.queue.timers.close()  # before pykka drains the inbox: no timer is due any more
 
 
-class Dispatcher(ProcessWide):
+class Dispatcher(ProcessWide, RefCounted):
     """A reference-counted set of pykka worker actors that mailboxes are pinned to."""
 
 
@@ -147,7 +147,6 @@ class Dispatcher(ProcessWide):
             raise ValueError(f"workers must be >= 1, got {workers!r}")
         self._size = workers
         self._lock = threading.Lock()
-        self._refs = 0
         self._workers: list[_WorkerQueue] = []
         self._next = itertools.count()
 
@@ -160,7 +159,7 @@ class Dispatcher(ProcessWide):
     def acquire(self) -> None:
         """Take a reference, starting the workers if needed."""
         with self._lock:
-            self._refs += 1
+            self._add_refs()
             if not self._workers:
                 workers = [_WorkerQueue() for _ in range(self._size)]
                 for worker in workers:
@@ -170,10 +169,7 @@ class Dispatcher(ProcessWide):
     def release(self, timeout: float = 5.0, count: int = 1) -> None:
         """Drop ``count`` references; the last one stops the workers and joins their threads."""
         with self._lock:
-            if self._refs == 0:
-                return
-            self._refs = max(0, self._refs - count)
-            if self._refs:
+            if not self._drop_refs(count):
                 return
             workers, self._workers = self._workers, []
         for worker in workers:

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Coroutine
 
-from bridge.shared import ProcessWide
+from bridge.shared import ProcessWide, RefCounted
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread"]
@@ -47,14 +47,13 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
             task._log_destroy_pending = False  # type: ignore[attr-defined]
 
 
-class LoopThread(ProcessWide):
+class LoopThread(ProcessWide, RefCounted):
     """A reference-counted event loop running in a daemon thread."""
 
 
     def __init__(self, name: str = "actorsched-loop") -> None:
         self._name = name
         self._lock = threading.Lock()
-        self._refs = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -72,7 +71,7 @@ class LoopThread(ProcessWide):
     def acquire(self) -> asyncio.AbstractEventLoop:
         """Take a reference, starting the loop thread if it is not running; return its loop."""
         with self._lock:
-            self._refs += 1
+            self._add_refs()
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
@@ -85,10 +84,7 @@ class LoopThread(ProcessWide):
     def release(self, timeout: float = 5.0, count: int = 1) -> None:
         """Drop ``count`` references; the last one stops the loop, cancels leftovers, joins the thread."""
         with self._lock:
-            if self._refs == 0:
-                return
-            self._refs = max(0, self._refs - count)
-            if self._refs or self._loop is None:
+            if not self._drop_refs(count) or self._loop is None:
                 return
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None

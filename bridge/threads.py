@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bridge.shared import ProcessWide
+from bridge.shared import ProcessWide, RefCounted
 
 __all__ = ["ThreadPool"]
 
@@ -33,7 +33,7 @@ log = logging.getLogger("bridge")
 _Task = Callable[[], None]
 
 
-class ThreadPool(ProcessWide):
+class ThreadPool(ProcessWide, RefCounted):
     """Reference-counted pool of daemon threads running fire-and-forget callables."""
 
 
@@ -54,7 +54,6 @@ class ThreadPool(ProcessWide):
         self._backlog = 0  # queued tasks that no idle thread was reserved for
         self._progress = 0.0  # when a backlog task was last taken
         self._gate: threading.Thread | None = None
-        self._refs = 0
         self._threads: set[threading.Thread] = set()
         self._busy: set[threading.Thread] = set()
         self._retired: list[threading.Thread] = []
@@ -71,7 +70,7 @@ class ThreadPool(ProcessWide):
     def acquire(self) -> None:
         """Take a reference (the pool accepts work while at least one is held)."""
         with self._lock:
-            self._refs += 1
+            self._add_refs()
 
     def release(self, timeout: float = 1.0, count: int = 1) -> None:
         """Drop ``count`` references; the last one ends idle threads now, busy ones when their call returns.
@@ -80,10 +79,7 @@ class ThreadPool(ProcessWide):
         call (even one just handed a task while idle) is never waited for.
         """
         with self._lock:
-            if self._refs == 0:
-                return
-            self._refs = max(0, self._refs - count)
-            if self._refs:
+            if not self._drop_refs(count):
                 return
             idle, self._idle = self._idle, 0
             for _ in range(idle):

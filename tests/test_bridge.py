@@ -619,8 +619,8 @@ def loop_thread() -> Iterator[LoopThread]:
     try:
         yield lt
     finally:
-        for _ in range(10):  # a no-op once the count is back at zero
-            lt.release()
+        if lt.references:
+            lt.release(count=lt.references)
 
 
 @pytest.mark.timeout(20)
@@ -656,7 +656,8 @@ def test_loop_thread_two_acquires_share_one_loop_until_the_second_release(loop_t
     loop_thread.release()
     assert not thread.is_alive()
     assert loop.is_closed()
-    loop_thread.release()  # an extra release is a harmless no-op
+    with pytest.raises(RuntimeError, match="released 1 reference"):
+        loop_thread.release()  # one more than was taken: a bug, never a silent no-op
     assert loop_thread.loop is None
 
 
@@ -762,8 +763,8 @@ def pool() -> Iterator[ThreadPool]:
     try:
         yield p
     finally:
-        for _ in range(10):  # a no-op once the count is back at zero
-            p.release()
+        if p.references:
+            p.release(count=p.references)
 
 
 def wait_idle(pool: ThreadPool, count: int) -> None:
