@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actors._validate import check_optional_seconds
 from actors._clock import Clock
@@ -22,10 +23,7 @@ from actors.messages import GetStats, RunNow, Start, Stop
 from actors._loop_driver import running_loop
 from actors.runtime import Binding, answer_into
 
-if TYPE_CHECKING:
-    from actors.system import ActorSystem
-
-__all__ = ["AgentPool", "AgentRef", "Message"]
+__all__ = ["AgentPool", "AgentRef", "DeadLetters", "Message", "detach"]
 
 log = logging.getLogger("actors")
 Message = Start | Stop | RunNow | GetStats
@@ -52,17 +50,39 @@ def _ignore(_: Any) -> None:
     return None
 
 
+class DeadLetters:
+    """The dead-letter count of one system: messages told to agents that are dead."""
+
+    __slots__ = ("_lock", "_count")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        """Dead letters so far."""
+        return self._count
+
+    def record(self, name: str, message: Message) -> None:
+        """Count and log one message to the dead agent ``name``."""
+        with self._lock:
+            self._count += 1
+        log.warning("dead letter: %r to dead agent %r", message, name)
+
+
 class AgentRef:
     """A handle to one agent in an [`ActorSystem`][actors.ActorSystem]; safe from any thread or loop.
 
     Made by [`ActorSystem.spawn`][actors.ActorSystem.spawn], never constructed directly.
     """
 
-    __slots__ = ("_name", "_system", "_binding", "_actor", "_pending", "__weakref__")
+    __slots__ = ("_name", "_dead_letters", "_binding", "_actor", "_pending", "__weakref__")
 
-    def __init__(self, name: str, system: ActorSystem, binding: Binding) -> None:
+    def __init__(self, name: str, binding: Binding, dead_letters: DeadLetters) -> None:
+        """Made by the system for ``binding``; tells to it once dead go to ``dead_letters``."""
         self._name = name
-        self._system = system
+        self._dead_letters = dead_letters
         self._binding: Binding | None = binding
         self._actor = binding.actor  # kept after death: its stats stay readable
         self._pending: set[concurrent.futures.Future[Any]] | None = None  # made at the first ask
@@ -87,11 +107,11 @@ class AgentRef:
         binding = self._binding
         if binding is None or not self.is_alive:
             _internal_check(message)
-            self._system._dead_letter(self._name, message)
+            self._dead_letters.record(self._name, message)
             return
         internal, urgent = _internal(binding, message, None)
         if not binding.post(internal, urgent):
-            self._system._dead_letter(self._name, message)
+            self._dead_letters.record(self._name, message)
 
     def ask_future(self, message: Message) -> concurrent.futures.Future[Any]:
         """Send ``message`` and return a future of the answer; raises AgentDeadError if dead."""
@@ -106,7 +126,7 @@ class AgentRef:
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         if not binding.post(internal, urgent):
-            self._fail_pending()
+            _fail_pending(self)
         return future
 
     def ask(self, message: Message, timeout: float | None = None) -> Any:
@@ -175,19 +195,23 @@ class AgentRef:
         except AgentDeadError:  # it died while we asked (a shutdown from another thread)
             return self._local_stats()
 
-    # -- called by the system --------------------------------------------------------------
-    def _kill(self) -> Binding | None:
-        binding, self._binding = self._binding, None
-        self._fail_pending()
-        return binding
 
-    def _fail_pending(self) -> None:
-        for future in list(self._pending or ()):
-            if not future.done():
-                try:
-                    future.set_exception(AgentDeadError(f"agent {self._name!r} died before answering"))
-                except concurrent.futures.InvalidStateError:
-                    pass
+
+def detach(ref: AgentRef) -> Binding | None:
+    """The system's side of a ref: make it dead (its waiting asks fail with AgentDeadError) and
+    hand back its binding to stop, or None if it was already detached."""
+    binding, ref._binding = ref._binding, None
+    _fail_pending(ref)
+    return binding
+
+
+def _fail_pending(ref: AgentRef) -> None:
+    for future in list(ref._pending or ()):
+        if not future.done():
+            try:
+                future.set_exception(AgentDeadError(f"agent {ref._name!r} died before answering"))
+            except concurrent.futures.InvalidStateError:
+                pass
 
 
 def _internal_check(message: object) -> None:

@@ -27,7 +27,7 @@ from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
 from actors.dispatcher import Dispatcher
 from actors._loop_driver import LoopDriver, running_loop
-from actors.ref import AgentPool, AgentRef, Message
+from actors.ref import AgentPool, AgentRef, DeadLetters, detach
 from actors.runtime import Binding, close_driver, release_many
 from actors.supervision import RestartLimiter
 from bridge import LoopThread
@@ -68,7 +68,7 @@ class ActorSystem:
         self._clock = check_clock(clock)
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
-        self._dead_letters = 0
+        self._dead_letters = DeadLetters()
         self._driver: LoopDriver | None = None
         self._loop_thread: LoopThread | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
@@ -77,13 +77,13 @@ class ActorSystem:
 
     def __repr__(self) -> str:
         mode = "async" if self._async_loop is not None else "sync"
-        return f"<ActorSystem {mode} agents={len(self._refs)} dead_letters={self._dead_letters}>"
+        return f"<ActorSystem {mode} agents={len(self._refs)} dead_letters={self._dead_letters.count}>"
 
     # -- registry -------------------------------------------------------------------------
     @property
     def dead_letters(self) -> int:
         """Messages told to dead agents (each is also logged at WARNING)."""
-        return self._dead_letters
+        return self._dead_letters.count
 
     def get(self, name: str) -> AgentRef | None:
         """The agent named ``name``, or None."""
@@ -134,7 +134,7 @@ class ActorSystem:
             actor = AgentActor(call, task, cfg, name, on_success, on_failure, RestartLimiter(*self._limits))
             binding = Binding(actor, driver.retain(), loop_thread)
             binding.dead_listener = self._on_dead
-            ref = self._refs[name] = AgentRef(name, self, binding)
+            ref = self._refs[name] = AgentRef(name, binding, self._dead_letters)
         log.debug("spawned agent %s (%s)", name, call.kind)
         return ref
 
@@ -186,11 +186,6 @@ class ActorSystem:
         return self._driver
 
     # -- dead agents ----------------------------------------------------------------------
-    def _dead_letter(self, name: str, message: Message) -> None:
-        with self._lock:
-            self._dead_letters += 1
-        log.warning("dead letter: %r to dead agent %r", message, name)
-
     def _on_dead(self, actor: AgentActor) -> None:
         log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
 
@@ -203,7 +198,7 @@ class ActorSystem:
         stopping = []
         with Dispatcher.shared().doorbells_held():
             for name, ref in refs.items():
-                binding = ref._kill()
+                binding = detach(ref)
                 if binding is not None:
                     stop_timeout = min(binding.actor.config.stop_timeout, timeout)
                     stopping.append((name, binding, binding.request_stop(stop_timeout)))
