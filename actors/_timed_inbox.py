@@ -27,7 +27,7 @@ from typing import Any
 # of its envelopes; pykka is pinned below 5.
 from pykka._envelope import Envelope
 
-__all__ = ["TIMERS_DUE", "TimedInbox", "TimerHandle"]
+__all__ = ["TIMERS_DUE", "Envelope", "TimedInbox", "TimerHandle"]
 
 log = logging.getLogger("actors")
 

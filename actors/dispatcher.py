@@ -33,7 +33,7 @@ from bridge.shared import ProcessWide, RefCounted
 from actors._clock import REAL_CLOCK, Clock
 from actors._mailbox import Mailbox, MailboxTarget, MailboxWorker, TrackedMailbox, callbacks
 from actors._loop_driver import begin_loop_call_batching, flush_loop_calls
-from actors._timed_inbox import TIMERS_DUE, TimedInbox
+from actors._timed_inbox import TIMERS_DUE, Envelope, TimedInbox
 
 if TYPE_CHECKING:
     from pykka._actor import ActorInbox
@@ -66,17 +66,17 @@ class _WorkerQueue:
         return self.ring()
 
     def ring(self) -> bool:
-        """Ring the doorbell unless the worker is awake; False if the worker is gone."""
+        """Ring the doorbell unless the worker is awake; False if the worker is gone.
+
+        The doorbell is one prebuilt envelope put straight into the worker's own inbox: a
+        pykka ``tell`` would check the actor and build an envelope each time."""
         if self.awake:
             return True
         self.awake = True
-        ref = self.ref
-        if ref is None:
+        timers = self.timers
+        if self.ref is None or timers.is_closed():
             return False
-        try:
-            ref.tell(_DOORBELL)
-        except pykka.ActorDeadError:
-            return False
+        timers.put(_DOORBELL_ENVELOPE)
         return True
 
     def run(self) -> None:
@@ -103,6 +103,7 @@ class _Doorbell:
 
 
 _DOORBELL = _Doorbell()
+_DOORBELL_ENVELOPE: Envelope[Any] = Envelope(_DOORBELL)
 # Messages a mailbox may handle before the next mailbox gets a turn.
 _BATCH = 64
 

@@ -69,6 +69,7 @@ class Binding:
         self.dead_listener: Callable[[AgentActor], None] | None = None
         self._lock = threading.Lock()
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
+        self._stop_posted = False  # a final Stop went out without a future (request_stop_into)
         self._torn_down: concurrent.futures.Future[None] | None = None
         # Made only when a start() waits for this binding's stop before its teardown began
         # (teardown then completes this same future): a Future is ~11 long-lived objects, and
@@ -114,7 +115,7 @@ class Binding:
     @property
     def stop_requested(self) -> bool:
         """True once a stop was requested."""
-        return self._stopped is not None
+        return self._stopped is not None or self._stop_posted
 
     def post(self, message: Any, urgent: bool = False) -> bool:
         """Send a message to the actor (False if the mailbox is already closed)."""
@@ -134,7 +135,7 @@ class Binding:
                 if timeout is not None:  # a stop already under way may have a longer deadline
                     self.post(StopMsg(timeout, None, final=True), urgent=True)
                 return self._stopped
-            stopped = self._stopped = concurrent.futures.Future()
+            stopped = self._stopped = concurrent.futures.Future()  # (after request_stop_into: a 2nd final Stop)
             lost = self.loop_closed
             if not lost and not self.post(StopMsg(timeout, partial(answer_into, stopped), final=True), urgent=True):
                 stopped.set_result(self.actor.snapshot())
@@ -145,16 +146,39 @@ class Binding:
             stopped.set_result(self.actor.snapshot())
         return stopped
 
+    def request_stop_into(self, timeout: float | None, reply: Callable[[dict[str, Any]], None]) -> None:
+        """`request_stop` for a system stopping many agents at once: the final stats go to
+        ``reply`` (on whichever thread has them) and no Future is made for this agent."""
+        with self._lock:
+            stopped = self._stopped
+            if stopped is None and not self._stop_posted:
+                self._stop_posted = True
+                lost = self.loop_closed
+                if not lost and self.post(StopMsg(timeout, reply, final=True), urgent=True):
+                    return
+        if stopped is not None:  # a stop is already under way: answer from it
+            if timeout is not None:
+                self.post(StopMsg(timeout, None, final=True), urgent=True)
+            stopped.add_done_callback(lambda done: reply(done.result()))
+            return
+        if lost:
+            log.warning("agent %s: its event loop closed while it was started; stopped without it "
+                        "(start and stop it under the same asyncio.run)", self.actor.name)
+            self.abandon()
+        reply(self.actor.snapshot())
+
     def stop_wait_budget(self, timeout: float | None) -> float:
         """How long a stopper may wait for the actor: its deadline, the cancel grace, and slack."""
         return (self.actor.config.stop_timeout if timeout is None else timeout) + _STOP_SLACK_S
 
-    def _claim_teardown(self) -> concurrent.futures.Future[None] | None:
-        """Return None for the one caller that must tear down; others get the future to wait on."""
+    def _claim_teardown(self, batch: concurrent.futures.Future[None] | None = None
+                        ) -> concurrent.futures.Future[None] | None:
+        """Return None for the one caller that must tear down; others get the future to wait on.
+        ``batch``: the future a bulk teardown completes for all its bindings at once."""
         with self._lock:
             if self._torn_down is not None:
                 return self._torn_down
-            self._torn_down = self._finished or concurrent.futures.Future()
+            self._torn_down = self._finished or batch or concurrent.futures.Future()
             return None
 
     def _release_local(self) -> bool:
@@ -163,14 +187,21 @@ class Binding:
         self.actor.unbind()
         return self.driver.release() and not self.driver.loop.is_closed()
 
-    def detach(self) -> bool:
+    def detach(self, batch: concurrent.futures.Future[None]) -> bool:
         """Close the mailbox and unbind the actor, keeping the shared references; False if
-        someone else already tears this binding down. See `release_many`."""
-        if self._claim_teardown() is not None:
+        someone else already tears this binding down. See `actors._shutdown.release_many`,
+        which completes ``batch``."""
+        if self._claim_teardown(batch) is not None:
             return False
         self.mailbox.close()
         self.actor.unbind()
         return True
+
+    def mark_released(self) -> None:
+        """Complete this binding's teardown (a bulk release gave its references back)."""
+        torn_down = self._torn_down
+        if torn_down is not None and not torn_down.done():
+            torn_down.set_result(None)
 
     def _release_threads(self) -> None:
         self.dispatcher.release()
@@ -248,27 +279,3 @@ async def close_driver(driver: LoopDriver) -> None:
     else:
         closing = asyncio.run_coroutine_threadsafe(driver.aclose(), driver.loop)
         await asyncio.wait_for(asyncio.wrap_future(closing), _STOP_SLACK_S)
-
-
-def release_many(bindings: list[Binding]) -> LoopDriver | None:
-    """Give back the shared references of detached bindings at once.
-
-    Every binding of one ActorSystem shares its driver, dispatcher, pool and loop thread, so
-    the references are dropped with one lock round each instead of one per agent (per-agent
-    teardown made shutdown() of 1,000 agents cost 75 ms). Returns the driver if its channel
-    must now be closed on its loop.
-    """
-    if not bindings:
-        return None
-    first = bindings[0]
-    count = len(bindings)
-    closing = first.driver.release(count) and not first.driver.loop.is_closed()
-    first.dispatcher.release(count=count)
-    first.pool.release(count=count)
-    threads = [b.loop_thread for b in bindings if b.loop_thread is not None]
-    if threads:
-        threads[0].release(count=len(threads))
-    for binding in bindings:
-        assert binding._torn_down is not None
-        binding._torn_down.set_result(None)
-    return first.driver if closing else None

@@ -10,7 +10,6 @@ system only names them, supervises them and shuts them down together.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import itertools
 import logging
@@ -28,7 +27,8 @@ from actors.errors import ArgumentTypeError
 from actors.dispatcher import Dispatcher
 from actors._loop_driver import LoopDriver, running_loop
 from actors.ref import AgentPool, AgentRef, DeadLetters, detach
-from actors.runtime import Binding, close_driver, release_many
+from actors._shutdown import StopLatch, release_many
+from actors.runtime import Binding, close_driver
 from actors.supervision import RestartLimiter
 from bridge import LoopThread
 
@@ -190,32 +190,33 @@ class ActorSystem:
         log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
 
     # -- shutdown -------------------------------------------------------------------------
-    def _begin_shutdown(self, timeout: float) -> list[tuple[str, Binding, concurrent.futures.Future[Any]]]:
+    def _begin_shutdown(self, timeout: float) -> tuple[list[tuple[str, Binding]], StopLatch]:
         timeout = check_seconds("timeout", timeout)
         with self._lock:
             self._closing += 1  # a spawn racing the shutdown must not outlive it
             refs, self._refs = self._refs, {}
-        stopping = []
+        stopping, latch = [], StopLatch()
         with Dispatcher.shared().doorbells_held():
             for name, ref in refs.items():
                 binding = detach(ref)
                 if binding is not None:
                     stop_timeout = min(binding.actor.config.stop_timeout, timeout)
-                    stopping.append((name, binding, binding.request_stop(stop_timeout)))
-        return stopping
-
-    def _collect(self, stopping: list[tuple[str, Binding, concurrent.futures.Future[Any]]]) -> dict[str, Any]:
-        final = {}
-        for name, binding, future in stopping:
-            final[name] = future.result() if future.done() else binding.actor.snapshot()
-        return final
+                    stopping.append((name, binding))
+                    binding.request_stop_into(stop_timeout, latch.reply_for(name))
+        latch.seal()
+        return stopping, latch
 
     @staticmethod
-    def _release_bindings(stopping: list[tuple[str, Binding, concurrent.futures.Future[Any]]]) -> None:
+    def _collect(stopping: list[tuple[str, Binding]], latch: StopLatch) -> dict[str, Any]:
+        final = latch.final
+        # An agent that did not answer in time: its stats as they are (read off its thread).
+        return {name: final[name] if name in final else binding.actor.snapshot() for name, binding in stopping}
+
+    @staticmethod
+    def _release_bindings(stopping: list[tuple[str, Binding]]) -> None:
         # All of them share the system's driver, which the system still holds: no channel to
         # close here, the system's own release below does it.
-        detached = [binding for _, binding, _ in stopping if binding.detach()]
-        release_many(detached)
+        release_many([binding for _, binding in stopping])
 
     def _detach_runtime(self) -> tuple[LoopDriver | None, LoopThread | None]:
         with self._lock:
@@ -231,13 +232,12 @@ class ActorSystem:
         """
         if self._async_loop is not None and running_loop() is self._async_loop:
             raise RuntimeError("shutdown() would block the loop the agents run on; use await system.ashutdown()")
-        stopping = self._begin_shutdown(timeout)
+        stopping, latch = self._begin_shutdown(timeout)
         try:
-            futures = [f for _, _, f in stopping]
             if self._clock.virtual:  # the stop deadlines are virtual: let that time pass
-                self._clock.run_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
-            concurrent.futures.wait(futures, timeout + _SHUTDOWN_SLACK_S)
-            final = self._collect(stopping)
+                self._clock.run_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
+            latch.wait(timeout + _SHUTDOWN_SLACK_S)
+            final = self._collect(stopping, latch)
             self._release_bindings(stopping)
             driver, loop_thread = self._detach_runtime()
             if driver is not None and driver.release() and not driver.loop.is_closed():
@@ -254,15 +254,12 @@ class ActorSystem:
 
     async def ashutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
         """[`shutdown`][actors.ActorSystem.shutdown] for asyncio callers (any loop)."""
-        stopping = self._begin_shutdown(timeout)
+        stopping, latch = self._begin_shutdown(timeout)
         try:
-            if stopping and self._clock.virtual:
-                futures = [f for _, _, f in stopping]
-                await self._clock.arun_until(lambda: all(f.done() for f in futures), timeout + _SHUTDOWN_SLACK_S)
-            if stopping:
-                await asyncio.wait([asyncio.wrap_future(f) for _, _, f in stopping],
-                                   timeout=timeout + _SHUTDOWN_SLACK_S)
-            final = self._collect(stopping)
+            if self._clock.virtual:
+                await self._clock.arun_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
+            await latch.await_done(timeout + _SHUTDOWN_SLACK_S)
+            final = self._collect(stopping, latch)
             self._release_bindings(stopping)
             driver, loop_thread = self._detach_runtime()
             if driver is not None and driver.release() and not driver.loop.is_closed():

@@ -377,3 +377,33 @@ def test_an_ask_that_timed_out_does_not_crash_the_agent_when_answered() -> None:
             assert (await ref.ask_async(GetStats(), timeout=1.0))["restarts"] == 0
 
     run(main)
+
+
+@pytest.mark.timeout(30)
+def test_ashutdown_from_another_loop_waits_for_a_run_and_returns_every_final_stat() -> None:
+    # The stops' answers come from the dispatcher workers and the system's loop thread; the
+    # awaiting loop is neither.
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(task: str) -> str:
+        started.set()
+        release.wait(5)
+        return task
+
+    system = ActorSystem()
+    system.spawn(slow, task="t", name="slow")
+    quick = [system.spawn(Counter(), task="t", name=f"q{i}") for i in range(20)]
+    system.get("slow").tell(Start("hourly", run_immediately=True))  # type: ignore[union-attr]
+    for ref in quick:
+        ref.tell(Start("hourly"))
+    assert started.wait(5)
+
+    async def main() -> dict[str, Any]:
+        threading.Timer(0.05, release.set).start()  # the run ends while the shutdown waits
+        return await system.ashutdown()
+
+    final = asyncio.run(main())
+    assert sorted(final) == sorted(["slow", *(f"q{i}" for i in range(20))])
+    assert final["slow"]["successful_executions"] == 1 and final["slow"]["state"] == "stopped"
+    assert all(final[f"q{i}"]["state"] == "stopped" for i in range(20))
