@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from actors._clock import Unit
 from actors._ports import DETACHED, Ports
@@ -29,7 +29,7 @@ from bridge import CancelToken
 if TYPE_CHECKING:
     from actors.agent_actor import AgentActor
 
-__all__ = ["CANCEL_GRACE_S", "ActorState", "Callback", "Execution", "inside_agent"]
+__all__ = ["CANCEL_GRACE_S", "ActorState", "Callback", "DeathListener", "Execution", "inside_agent"]
 
 Callback = Callable[..., Any] | None
 
@@ -60,6 +60,14 @@ class Execution:
             self.unit.release()
 
 
+class DeathListener(Protocol):
+    """Who is told when supervision gives up on an actor (an object, so that 100,000 agents
+    do not each keep a bound method)."""
+
+    def agent_died(self, actor: AgentActor) -> None:
+        """``actor`` is stopped and dead."""
+
+
 class ActorState:
     """The fields of one scheduled agent's actor, its wiring, and its public readings."""
 
@@ -75,8 +83,8 @@ class ActorState:
         self.on_failure = on_failure
         self.stats = Stats()
         self.limiter = limiter if limiter is not None else RestartLimiter()
-        #: Called (on the serving thread) once supervision gives up on the actor.
-        self.on_dead: Callable[[AgentActor], None] | None = None
+        #: Told (on the serving thread) once supervision gives up on the actor.
+        self.on_dead: DeathListener | None = None
         self.dead = False
         self._running = False
         self._stopping = False
@@ -88,7 +96,7 @@ class ActorState:
         self._execution: Execution | None = None
         self._pending_callbacks = 0
         self._callback_units: list[Unit] | None = None  # virtual clock only: callbacks still busy
-        self._stop_replies: list[Reply] = []
+        self._stop_replies: list[Reply] | None = None  # made by the first stop that waits for an answer
         self._stop_timeout = config.stop_timeout
         self._stop_deadline_at: float | None = None  # the stop's grace deadline, while one waits
         self._queued_start: StartMsg | None = None

@@ -43,6 +43,8 @@ class StopProtocol(ActorState):
                 msg.reply(self.snapshot())
             return
         if msg.reply is not None:
+            if self._stop_replies is None:
+                self._stop_replies = []
             self._stop_replies.append(msg.reply)
         self._final = self._final or msg.final
         self._drop_queued_start()  # in order: the Start before this Stop is stopped by it
@@ -116,7 +118,9 @@ class StopProtocol(ActorState):
     def _reply_stopped(self) -> None:
         # The stopper tears the loop side down as soon as it hears back: the task cancellations
         # a sync agent's actor buffered on its worker must be on their way to the loop first.
-        replies, self._stop_replies = self._stop_replies, []
+        replies, self._stop_replies = self._stop_replies, None
+        if not replies:
+            return
         final = self.snapshot()
         final["is_running"] = False  # a Start held behind this stop applies after the answer
         for reply in replies:

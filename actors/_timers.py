@@ -83,7 +83,10 @@ class AgentTimers:
         else:
             wall = schedule.next_fire(now_wall + (after_mono - now_mono))
             due = now_mono + (wall - now_wall)
-        self._call_at_mono(due, "tick", self._tick, epoch, schedule, anchor, due, wall)
+        # A module function with the timers among its arguments, not the bound method: the
+        # pending tick is the one timer every agent always has, and a bound method is one
+        # more long-lived object per agent for each full GC pass (100,000 agents: 100,000).
+        self._call_at_mono(due, "tick", _tick, self, epoch, schedule, anchor, due, wall)
         return due, wall
 
     def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
@@ -91,7 +94,7 @@ class AgentTimers:
         if schedule.clock == "wall":
             early = wall - clock.now()
             if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._call_at_mono(clock.monotonic() + early, "tick", self._tick, epoch, schedule, anchor, due, wall)
+                self._call_at_mono(clock.monotonic() + early, "tick", _tick, self, epoch, schedule, anchor, due, wall)
                 return
             _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - clock.now()))
             if self._post(Tick(epoch, due, next_wall, 0)) is False:
@@ -101,3 +104,7 @@ class AgentTimers:
         missed = max(0, round((next_due - due) / schedule.seconds) - 1)
         if self._post(Tick(epoch, due, next_wall, missed)) is False:
             self.disarm("tick")
+
+
+def _tick(timers: AgentTimers, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
+    timers._tick(epoch, schedule, anchor, due, wall)

@@ -143,7 +143,7 @@ class AgentActor(Attempts, StopProtocol):
             self.dead = True
             self._reply_stopped()
             if self.on_dead is not None:
-                self.on_dead(self)
+                self.on_dead.agent_died(self)
             return
         self.stats.restarts += 1
         try:

@@ -20,6 +20,7 @@ from actors.agent_actor import AgentActor, StatsMsg, StopMsg, inside_agent
 from actors.dispatcher import Dispatcher, mailbox_on
 from actors._loop_driver import LoopDriver, running_loop
 from actors._clock import TimerHost
+from actors._actor_state import DeathListener
 from actors._ports import Ports
 from actors._timers import AgentTimers
 from bridge import LoopThread, ThreadPool
@@ -64,9 +65,10 @@ class Binding:
         else:
             self.mailbox, host = self.dispatcher.mailbox_for(actor, clock)
         actor.bind(Ports(self.mailbox, AgentTimers(host, self.mailbox, clock), self.pool, driver, on_loop, clock))
-        actor.on_dead = self._on_dead
-        #: Called (on a dispatcher worker) when supervision gives up on the agent.
-        self.dead_listener: Callable[[AgentActor], None] | None = None
+        actor.on_dead = self  # see agent_died; the binding itself, not a bound method per agent
+        #: Told (on the serving thread) when supervision gives up on the agent; one listener
+        #: object for all of a system's bindings.
+        self.dead_listener: DeathListener | None = None
         self._lock = threading.Lock()
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
         self._stop_posted = False  # a final Stop went out without a future (request_stop_into)
@@ -76,10 +78,11 @@ class Binding:
         # at 10,000 agents each one per agent costs every full GC pass.
         self._finished: concurrent.futures.Future[None] | None = None
 
-    def _on_dead(self, actor: AgentActor) -> None:
+    def agent_died(self, actor: AgentActor) -> None:
+        """Supervision gave up on the agent: close its mailbox, tell the listener."""
         self.mailbox.close()
         if self.dead_listener is not None:
-            self.dead_listener(actor)
+            self.dead_listener.agent_died(actor)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

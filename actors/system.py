@@ -133,7 +133,7 @@ class ActorSystem:
                 loop_thread.acquire()
             actor = AgentActor(call, task, cfg, name, on_success, on_failure, RestartLimiter(*self._limits))
             binding = Binding(actor, driver.retain(), loop_thread)
-            binding.dead_listener = self._on_dead
+            binding.dead_listener = _DEATH_LOG
             ref = self._refs[name] = AgentRef(name, binding, self._dead_letters)
         log.debug("spawned agent %s (%s)", name, call.kind)
         return ref
@@ -184,10 +184,6 @@ class ActorSystem:
                 raise
             self._loop_thread = loop_thread
         return self._driver
-
-    # -- dead agents ----------------------------------------------------------------------
-    def _on_dead(self, actor: AgentActor) -> None:
-        log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
 
     # -- shutdown -------------------------------------------------------------------------
     def _begin_shutdown(self, timeout: float) -> tuple[list[tuple[str, Binding]], StopLatch]:
@@ -288,3 +284,15 @@ class ActorSystem:
             await self.ashutdown()
         finally:
             self._async_loop = None
+
+
+class _DeathLog:
+    """What a system's bindings tell when supervision gives up on an agent."""
+
+    __slots__ = ()
+
+    def agent_died(self, actor: AgentActor) -> None:
+        log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
+
+
+_DEATH_LOG = _DeathLog()
