@@ -33,7 +33,7 @@ NOTES = {
     "dispatcher.py:_WorkerQueue.schedule": "put the mailbox on the worker's ready deque; ring the doorbell if it sleeps",
     "dispatcher.py:_WorkerQueue.run": "worker: drain the ready mailboxes in turn, then flush the buffered loop calls",
     "dispatcher.py:_Worker.on_receive": "pykka worker actor: due timers or a doorbell -> drain the ready queue",
-    "_timed_inbox.py:TimedInbox.get": "worker: wait for an envelope or the earliest timer (Condition.wait with a deadline)",
+    "_timed_inbox.py:TimedInbox.get": "worker: wait for an envelope or the earliest timer (a timed SimpleQueue.get)",
     "_timed_inbox.py:TimedInbox.run_due": "worker: run the due timers (sync agents' ticks)",
     "_timed_inbox.py:TimedInbox.call_at": "push a sync agent's timer on its worker's heap",
     "_loop_driver.py:LoopDriver.schedule": "put an async agent's mailbox on its loop's ready deque (call_soon or janus)",
