@@ -72,7 +72,8 @@ class ActorState:
     """The fields of one scheduled agent's actor, its wiring, and its public readings."""
 
     def __init__(self, call: AgentCall, task: Any, config: SchedulerConfig, name: str, on_success: Callback = None,
-                 on_failure: Callback = None, limiter: RestartLimiter | None = None) -> None:
+                 on_failure: Callback = None, limits: tuple[int, float] | None = None) -> None:
+        """``limits``: (max_restarts, window seconds) of supervision; None: the defaults."""
         self.call = call
         self.task = task
         self.config = config
@@ -82,7 +83,8 @@ class ActorState:
         self.on_success = on_success
         self.on_failure = on_failure
         self.stats = Stats()
-        self.limiter = limiter if limiter is not None else RestartLimiter()
+        self._limits = limits
+        self._limiter: RestartLimiter | None = None  # made at the first crash
         #: Told (on the serving thread) once supervision gives up on the actor.
         self.on_dead: DeathListener | None = None
         self.dead = False
@@ -113,6 +115,14 @@ class ActorState:
     def unbind(self) -> None:
         """Detach the runtime after a stop; the stats stay readable from any thread."""
         self._ports = DETACHED
+
+    @property
+    def limiter(self) -> RestartLimiter:
+        """Supervision's budget of restarts (made at the first crash: one object fewer per agent)."""
+        limiter = self._limiter
+        if limiter is None:
+            limiter = self._limiter = RestartLimiter() if self._limits is None else RestartLimiter(*self._limits)
+        return limiter
 
     # -- readings -------------------------------------------------------------------------
     @property

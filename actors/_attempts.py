@@ -16,6 +16,7 @@ from typing import Any
 
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Callback, Execution, inside_agent
 from actors._clock import RunContext, Unit, current_run
+from actors._timers import TimerKind
 from actors._protocol import CALLBACK_DONE, AttemptDone, AttemptTimeout, Outcome, Retry
 from actors.agent import Interrupted, _is_async, aconsume, consume
 from bridge import CancelToken, run_to_completion, safe_call
@@ -53,11 +54,11 @@ class Attempts(ActorState):
             if self.config.timeout is not None:
                 # The clock's timer cancels the task at the deadline; this one abandons an
                 # attempt that swallows that cancellation, as a stop does after its grace.
-                ports.timers.arm("timeout", self.config.timeout + CANCEL_GRACE_S, AttemptTimeout(run_id, attempt))
+                ports.timers.arm(TimerKind.TIMEOUT, self.config.timeout + CANCEL_GRACE_S, AttemptTimeout(run_id, attempt))
             return
         ports.submit(partial(self._run_sync, run_id, attempt, kwargs, self._run_token, context))
         if self.config.timeout is not None:
-            ports.timers.arm("timeout", self.config.timeout, AttemptTimeout(run_id, attempt))
+            ports.timers.arm(TimerKind.TIMEOUT, self.config.timeout, AttemptTimeout(run_id, attempt))
 
     def _async_done(self, run_id: int, attempt: int, unit: Unit | None, outcome: Outcome, value: Any) -> None:
         self._ports.send(AttemptDone(run_id, attempt, outcome, value))
@@ -131,7 +132,7 @@ class Attempts(ActorState):
         if ex.token is not None:
             ex.token.detach()
         if self.config.timeout is not None:
-            self._ports.timers.disarm("timeout")
+            self._ports.timers.disarm(TimerKind.TIMEOUT)
         if outcome is Outcome.ERROR:
             self.stats.attempt_failed(value)
             log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
@@ -154,7 +155,7 @@ class Attempts(ActorState):
             ex.waiting = True
             delay = self.policy.delay(ex.attempt)
             self.stats.next_run_at = self.clock.now() + delay
-            self._ports.timers.arm("retry", delay, Retry(ex.run_id))
+            self._ports.timers.arm(TimerKind.RETRY, delay, Retry(ex.run_id))
         self._maybe_finish_stop()
 
     def _on_retry(self, msg: Retry) -> None:

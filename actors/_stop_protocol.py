@@ -21,6 +21,7 @@ import logging
 
 from actors._actor_state import CANCEL_GRACE_S, ActorState
 from actors._loop_driver import after_loop_calls
+from actors._timers import TimerKind
 from actors._protocol import StopDeadline, StopMsg, StopPhase
 
 __all__ = ["StopProtocol"]
@@ -64,7 +65,7 @@ class StopProtocol(ActorState):
         self._stop_deadline_at = None
         if self._execution is not None or self._pending_callbacks:
             self._stop_deadline_at = self.clock.monotonic() + self._stop_timeout
-            timers.arm("stop", self._stop_timeout, StopDeadline(self._epoch, StopPhase.GRACE))
+            timers.arm(TimerKind.STOP, self._stop_timeout, StopDeadline(self._epoch, StopPhase.GRACE))
         self._maybe_finish_stop()
 
     def _tighten_stop_deadline(self, timeout: float | None) -> None:
@@ -75,7 +76,7 @@ class StopProtocol(ActorState):
         now = self.clock.monotonic()
         if now + timeout < due:
             self._stop_deadline_at = now + timeout
-            self._ports.timers.arm("stop", timeout, StopDeadline(self._epoch, StopPhase.GRACE))
+            self._ports.timers.arm(TimerKind.STOP, timeout, StopDeadline(self._epoch, StopPhase.GRACE))
 
     def _on_stop_deadline(self, msg: StopDeadline) -> None:
         if not self._stopping or msg.epoch != self._epoch:
@@ -85,7 +86,7 @@ class StopProtocol(ActorState):
         if ex is not None and self.call.is_async and msg.phase is StopPhase.GRACE:
             ex.deadline_passed = True
             ports.on_loop(ports.tasks().cancel_run)
-            ports.timers.arm("stop", CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
+            ports.timers.arm(TimerKind.STOP, CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
             return
         if ex is not None:
             if ex.token is not None:

@@ -9,13 +9,14 @@ read from the agent's clock, so a virtual clock fires them too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import enum
+from collections.abc import Callable
 from typing import Any
 
 from actors._clock import REAL_CLOCK, Clock, Timer, TimerHost
 from actors.schedule import Schedule
 
-__all__ = ["AgentTimers", "Tick"]
+__all__ = ["AgentTimers", "Tick", "TimerKind"]
 
 Post = Callable[[Any], object]
 
@@ -29,43 +30,60 @@ class Tick:
         self.epoch, self.due, self.next_wall, self.missed = epoch, due, next_wall, missed
 
 
+class TimerKind(enum.Enum):
+    """The timers an agent may have pending, at most one of each."""
+
+    TICK = "_on_tick"        # the next tick of the schedule (the value: its slot)
+    RETRY = "_on_retry"      # the end of a backoff wait
+    TIMEOUT = "_on_timeout"  # an attempt's deadline
+    STOP = "_on_stop"        # a stop's deadline
+
+
+_KINDS = tuple(TimerKind)
+
+
 class AgentTimers:
     """One agent's timers on its host. Every method must run on the host's thread, which is
-    also the thread its mailbox is served on (so handlers arm and cancel with plain calls)."""
+    also the thread its mailbox is served on (so handlers arm and cancel with plain calls).
 
-    __slots__ = ("_host", "_post", "_clock", "_timers")
+    One slot per `TimerKind` rather than a dict: one long-lived object fewer per agent."""
+
+    __slots__ = ("_host", "_post", "_clock", "_on_tick", "_on_retry", "_on_timeout", "_on_stop")
 
     def __init__(self, host: TimerHost, post: Post, clock: Clock = REAL_CLOCK) -> None:
         self._host = host
         self._post = post
         self._clock = clock
-        self._timers: dict[Hashable, Timer] = {}
+        self._on_tick: Timer | None = None
+        self._on_retry: Timer | None = None
+        self._on_timeout: Timer | None = None
+        self._on_stop: Timer | None = None
 
     # -- timers ---------------------------------------------------------------------------
-    def _call_at_mono(self, due_mono: float, key: Hashable, fn: Callable[..., None], *args: Any) -> None:
-        old = self._timers.pop(key, None)
+    def _call_at_mono(self, due_mono: float, kind: TimerKind, fn: Callable[..., None], *args: Any) -> None:
+        old: Timer | None = getattr(self, kind.value)
         if old is not None:
             old.cancel()
-        self._timers[key] = self._clock.call_at(self._host, due_mono, fn, *args)
+        setattr(self, kind.value, self._clock.call_at(self._host, due_mono, fn, *args))
 
-    def arm(self, key: Hashable, delay: float, message: Any) -> None:
-        """Post ``message`` to the agent after ``delay`` seconds (replacing a timer of that key)."""
-        self._call_at_mono(self._clock.monotonic() + delay, key, self._fire, key, message)
+    def arm(self, kind: TimerKind, delay: float, message: Any) -> None:
+        """Post ``message`` to the agent after ``delay`` seconds (replacing a timer of that kind)."""
+        self._call_at_mono(self._clock.monotonic() + delay, kind, _fire, self, kind, message)
 
-    def disarm(self, key: Hashable) -> None:
-        """Cancel the timer of that key, if any."""
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
+    def disarm(self, kind: TimerKind) -> None:
+        """Cancel the timer of that kind, if any."""
+        timer: Timer | None = getattr(self, kind.value)
+        if timer is not None:
+            setattr(self, kind.value, None)
+            timer.cancel()
 
     def disarm_all(self) -> None:
         """Cancel every timer of the agent (ticks, backoff, timeouts)."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        for kind in _KINDS:
+            self.disarm(kind)
 
-    def _fire(self, key: Hashable, message: Any) -> None:
-        self._timers.pop(key, None)
+    def _fire(self, kind: TimerKind, message: Any) -> None:
+        setattr(self, kind.value, None)
         self._post(message)
 
     # -- ticks ----------------------------------------------------------------------------
@@ -86,7 +104,7 @@ class AgentTimers:
         # A module function with the timers among its arguments, not the bound method: the
         # pending tick is the one timer every agent always has, and a bound method is one
         # more long-lived object per agent for each full GC pass (100,000 agents: 100,000).
-        self._call_at_mono(due, "tick", _tick, self, epoch, schedule, anchor, due, wall)
+        self._call_at_mono(due, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due, wall)
         return due, wall
 
     def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
@@ -94,17 +112,21 @@ class AgentTimers:
         if schedule.clock == "wall":
             early = wall - clock.now()
             if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._call_at_mono(clock.monotonic() + early, "tick", _tick, self, epoch, schedule, anchor, due, wall)
+                self._call_at_mono(clock.monotonic() + early, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due, wall)
                 return
             _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - clock.now()))
             if self._post(Tick(epoch, due, next_wall, 0)) is False:
-                self.disarm("tick")  # the mailbox is closed: never tick into the void
+                self.disarm(TimerKind.TICK)  # the mailbox is closed: never tick into the void
             return
         next_due, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic())
         missed = max(0, round((next_due - due) / schedule.seconds) - 1)
         if self._post(Tick(epoch, due, next_wall, missed)) is False:
-            self.disarm("tick")
+            self.disarm(TimerKind.TICK)
 
 
 def _tick(timers: AgentTimers, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
     timers._tick(epoch, schedule, anchor, due, wall)
+
+
+def _fire(timers: AgentTimers, kind: TimerKind, message: Any) -> None:
+    timers._fire(kind, message)

@@ -29,6 +29,10 @@ __all__ = ["Binding", "answer_into", "inside_agent"]
 
 log = logging.getLogger("actors")
 
+# One lock for the stop and teardown claims of every binding: they are rare and short, never
+# nest, and a lock per binding was one more long-lived object per agent for the GC to scan.
+_BINDINGS_LOCK = threading.Lock()
+
 # Extra time, beyond the agent's own stop deadline, that a stopper waits for the actor's answer.
 _STOP_SLACK_S = 5.0
 
@@ -69,7 +73,7 @@ class Binding:
         #: Told (on the serving thread) when supervision gives up on the agent; one listener
         #: object for all of a system's bindings.
         self.dead_listener: DeathListener | None = None
-        self._lock = threading.Lock()
+        self._lock = _BINDINGS_LOCK
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
         self._stop_posted = False  # a final Stop went out without a future (request_stop_into)
         self._torn_down: concurrent.futures.Future[None] | None = None

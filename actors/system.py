@@ -29,7 +29,6 @@ from actors._loop_driver import LoopDriver, running_loop
 from actors.ref import AgentPool, AgentRef, DeadLetters, detach
 from actors._shutdown import StopLatch, release_many
 from actors.runtime import Binding, close_driver
-from actors.supervision import RestartLimiter
 from bridge import LoopThread
 
 __all__ = ["ActorSystem"]
@@ -131,7 +130,7 @@ class ActorSystem:
             loop_thread = self._loop_thread
             if loop_thread is not None:
                 loop_thread.acquire()
-            actor = AgentActor(call, task, cfg, name, on_success, on_failure, RestartLimiter(*self._limits))
+            actor = AgentActor(call, task, cfg, name, on_success, on_failure, self._limits)
             binding = Binding(actor, driver.retain(), loop_thread)
             binding.dead_listener = _DEATH_LOG
             ref = self._refs[name] = AgentRef(name, binding, self._dead_letters)
