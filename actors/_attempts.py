@@ -24,6 +24,7 @@ from bridge import CancelToken, run_to_completion, safe_call
 __all__ = ["Attempts"]
 
 log = logging.getLogger("actors")
+_NO_KWARGS: dict[str, CancelToken] = {}
 
 
 class Attempts(ActorState):
@@ -38,9 +39,10 @@ class Attempts(ActorState):
         ex.attempt += 1
         ex.waiting = False
         call, run_id, attempt, ports = self.call, ex.run_id, ex.attempt, self._ports
-        kwargs: dict[str, CancelToken] = {}
+        kwargs = _NO_KWARGS  # read only: a dict per attempt only for agents that take a token
         if call.takes_token:
-            ex.token = kwargs["cancel_token"] = self._run_token.child()
+            ex.token = token = self._run_token.child()
+            kwargs = {"cancel_token": token}
         self.stats.attempt_started(attempt == 1, self.clock.now(), lateness)
         unit = ex.unit = Unit(self.clock) if self.clock.virtual else None
         context = None if unit is None else RunContext(unit, self._run_token)  # for clock.sleep() in the run

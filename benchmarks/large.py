@@ -16,7 +16,7 @@ One process, timed with ``perf_counter``:
   spawn. It includes the benchmark's own record of the call starts (one tuple per run, ~80 B).
 - CPU and gc while the ticks of the window ran; threads: the most seen (sampled every 0.25 s).
 - shutdown: ``system.shutdown()`` with its default timeout, and whether every agent ended
-  stopped.
+  stopped. The garbage collector's share of spawn and of shutdown is recorded too.
 
 Every agent shares one function (a real application runs many agents of one kind); the task
 is the agent's index, which its call records. ``--quick`` runs 10,000 agents at 6 s: the same
@@ -68,8 +68,9 @@ def run(agents: int = 100000, interval: float = 60.0, ticks: int = 1) -> Result:
     threads0, rss0 = threading.active_count(), rss_bytes()
     system = ActorSystem()
     t0 = time.perf_counter()
-    refs = [system.spawn(_noop_sync if i % 2 == 0 else _noop_async, task=str(i), name=f"a{i}")
-            for i in range(agents)]
+    with GcWatch() as spawn_gc:
+        refs = [system.spawn(_noop_sync if i % 2 == 0 else _noop_async, task=str(i), name=f"a{i}")
+                for i in range(agents)]
     spawn_s = time.perf_counter() - t0
     start = Start(f"{interval:g}")
     tell_s, lag_s, t0 = 0.0, 0.0, time.monotonic()
@@ -98,7 +99,8 @@ def run(agents: int = 100000, interval: float = 60.0, ticks: int = 1) -> Result:
     rss = rss_bytes()
     calls = list(_CALLS)
     t0 = time.perf_counter()
-    final = system.shutdown()
+    with GcWatch() as shutdown_gc:
+        final = system.shutdown()
     shutdown_s = time.perf_counter() - t0
     stopped_ok = len(final) == agents and not any(s["is_running"] for s in final.values())
     skipped = [final[f"a{i}"]["skipped_ticks"] if f"a{i}" in final else 0 for i in range(agents)]
@@ -110,6 +112,8 @@ def run(agents: int = 100000, interval: float = 60.0, ticks: int = 1) -> Result:
         "spawn_s": spawn_s, "tell_s": tell_s, "start_lag_s": lag_s, "shutdown_s": shutdown_s,
         "stopped_ok": stopped_ok, "threads_max": threads_max, "threads_before": threads0,
         "rss_total_mb": rss / 2**20, "rss_per_agent_kb": (rss - rss0) / agents / 1024,
+        "spawn_gc_ms": spawn_gc.summary()["gc_total_ms"], "spawn_gc_full": spawn_gc.summary()["gc_gen2"],
+        "shutdown_gc_ms": shutdown_gc.summary()["gc_total_ms"],
         "runs": runs, "cpu_s": cpu_s, "cpu_us_per_run": cpu_s / runs * 1e6 if runs else None, **watch.summary(),
     }
 

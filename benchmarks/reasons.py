@@ -181,14 +181,19 @@ def large_resource_reason(p: Result, spawn_s: float) -> tuple[str, str]:
     n = p["agents"]
     over, fix = [], []
     if spawn_s > LARGE_SPAWN_S:
-        over.append(f"spawn + tell(Start) {spawn_s:.2f} s = {spawn_s / n * 1e6:.0f} µs per agent")
-        fix.append("make spawn() build less per agent (a Binding, a mailbox, an actor and its stats record)")
+        gc_part = (f", {ms(p['spawn_gc_ms'])} of the spawn in {p.get('spawn_gc_full', '?')} garbage collections "
+                   "(each full one scans every agent spawned so far)" if p.get("spawn_gc_ms") else "")
+        over.append(f"spawn + tell(Start) {spawn_s:.2f} s = {spawn_s / n * 1e6:.0f} µs per agent{gc_part}")
+        fix.append("make spawn() build fewer long-lived objects per agent (14 today: the actor, its stats, "
+                   "mailbox and two lanes, binding, ports, timers and the pending tick, ref, token), or call "
+                   "gc.freeze() before spawning many agents")
     if p["rss_total_mb"] > LARGE_RSS_MB:
         over.append(f"RSS {p['rss_total_mb']:.0f} MB = {p.get('rss_per_agent_kb', float('nan')):.1f} KB per agent")
         fix.append("shrink what each agent keeps (__slots__, shared config and schedule objects, no per-agent "
                    "closures)")
     if p["shutdown_s"] > LARGE_SHUTDOWN_S:
-        over.append(f"shutdown {p['shutdown_s']:.2f} s = {p['shutdown_s'] / n * 1e6:.0f} µs per agent")
+        over.append(f"shutdown {p['shutdown_s']:.2f} s = {p['shutdown_s'] / n * 1e6:.0f} µs per agent"
+                    + (f", {ms(p['shutdown_gc_ms'])} of it garbage collection" if p.get("shutdown_gc_ms") else ""))
         fix.append("stop the agents as a batch: one loop call cancelling every timer, one teardown of the runtime")
     if p.get("stopped_ok") is not True:
         over.append("not every agent ended stopped")
