@@ -117,8 +117,12 @@ class LoopDriver(RefCounted):
         self._context = contextvars.Context()
 
     # -- the mailbox worker ---------------------------------------------------------------
-    def schedule(self, mailbox: Mailbox) -> bool:
-        """Queue a mailbox with work, to be drained on the loop; False if the loop is gone."""
+    def nudge(self) -> None:
+        """Nothing to do: the loop never defers a wake-up."""
+
+    def schedule(self, mailbox: Mailbox, lazy: bool = False) -> bool:
+        """Queue a mailbox with work, to be drained on the loop; False if the loop is gone
+        (``lazy`` makes no difference here)."""
         self._ready.append(mailbox)  # published before the awake check: see Mailbox.drain
         if self._awake:
             return True

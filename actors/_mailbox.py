@@ -36,8 +36,14 @@ class MailboxTarget(Protocol):
 class MailboxWorker(Protocol):
     """What serves mailboxes: a dispatcher worker thread, or an event loop's driver."""
 
-    def schedule(self, mailbox: Mailbox) -> bool:
-        """Queue ``mailbox`` (it has work) to be drained; False if the worker is gone."""
+    def schedule(self, mailbox: Mailbox, lazy: bool = False) -> bool:
+        """Queue ``mailbox`` (it has work) to be drained; False if the worker is gone.
+
+        ``lazy``: the work is a report (a run finished) that may wait for the worker's next
+        wake-up if that comes within a couple of milliseconds anyway."""
+
+    def nudge(self) -> None:
+        """Wake the worker if a lazy schedule left it asleep (a request arrived behind it)."""
 
 
 class Mailbox:
@@ -65,6 +71,14 @@ class Mailbox:
 
     def post(self, message: Any, urgent: bool = False) -> bool:
         """Queue ``message`` from any thread; return False (dropped) if the mailbox is closed."""
+        return self._put(message, urgent, False)
+
+    def report(self, message: Any) -> bool:
+        """`post` for a run's own report (a finished attempt or callback): the worker may take
+        it at its next wake-up when that is imminent, instead of being woken for it."""
+        return self._put(message, False, True)
+
+    def _put(self, message: Any, urgent: bool, lazy: bool) -> bool:
         if self._closed:
             return False
         lane = self._urgent if urgent else self._normal
@@ -77,9 +91,11 @@ class Mailbox:
             return False
         if not self._scheduled:  # read after the append: see drain() for why nothing is lost
             self._scheduled = True
-            if not self._worker.schedule(self):
+            if not self._worker.schedule(self, lazy):
                 self._closed = True
                 return False
+        elif not lazy:
+            self._worker.nudge()  # scheduled by a lazy report: this one must not wait for it
         return True
 
     # Calling a mailbox posts to it: whoever sends to an agent holds the mailbox itself rather
@@ -209,6 +225,10 @@ class TrackedMailbox(Mailbox):
             return True
         self._clock.exit()
         return False
+
+    def report(self, message: Any) -> bool:
+        """As `post`: on a virtual clock nothing waits for a real-time wake-up."""
+        return self.post(message)
 
     __call__ = post
 

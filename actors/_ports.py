@@ -15,6 +15,7 @@ from typing import Any
 from actors._clock import Clock, tracked
 from actors._loop_driver import LoopDriver
 from actors._loop_tasks import AgentTasks
+from actors._mailbox import Mailbox
 from actors._timers import AgentTimers
 from bridge import ThreadPool
 
@@ -29,7 +30,7 @@ class Ports:
     #: False only for `DETACHED`.
     bound = True
 
-    def __init__(self, post: Callable[[Any], bool], timers: AgentTimers, pool: ThreadPool, driver: LoopDriver,
+    def __init__(self, post: Mailbox, timers: AgentTimers, pool: ThreadPool, driver: LoopDriver,
                  on_loop: bool, clock: Clock) -> None:
         """``on_loop``: the mailbox is served on the driver's loop, so loop calls are plain calls."""
         self._post, self._timers, self._pool, self._driver = post, timers, pool, driver
@@ -38,8 +39,8 @@ class Ports:
         self._tasks: AgentTasks | None = AgentTasks(driver.loop, clock) if on_loop else None
 
     def send(self, message: Any) -> None:
-        """Post ``message`` to the actor's own mailbox (from any thread)."""
-        self._post(message)
+        """Report ``message`` (a run's outcome) to the actor's own mailbox, from any thread."""
+        self._post.report(message)
 
     @property
     def timers(self) -> AgentTimers:

@@ -137,6 +137,14 @@ class TimedInbox:
             self._queue.put(_REARM_ENVELOPE)  # the worker may be waiting for a later deadline
         return timer
 
+    def wakes_within(self, seconds: float) -> bool:
+        """True if a live timer is due within ``seconds``: the worker wakes by then anyway."""
+        heap = self._heap
+        with self._lock:
+            while heap and heap[0].cancelled:
+                heapq.heappop(heap)
+            return bool(heap) and heap[0].when - time.monotonic() <= seconds
+
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> TimerHandle:
         """Call ``fn(*args)`` on the worker thread as soon as it is free; ``RuntimeError``
         once the inbox is closed (as a closed event loop raises)."""

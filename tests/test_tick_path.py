@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
 
-from actors import AgentScheduler, AsyncAgentScheduler
+from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, GetStats, Start
 from actors.testing import VirtualClock
 
 
@@ -49,3 +50,33 @@ def test_a_sync_agent_runs_no_more_once_its_loop_closed_without_a_stop() -> None
     assert calls == [0.0, 1.0, 2.0]
     assert asyncio.run(scheduler.get_stats())["state"] == "stopped"
     assert asyncio.run(scheduler.stop()) is True
+
+
+def test_a_cancelled_timer_is_no_wake_up_a_report_may_wait_for() -> None:
+    # A run's report skips waking its worker only if a live timer wakes it within 2 ms: a
+    # cancelled one must not count, or the report would wait for a wake-up that never comes.
+    from actors._timed_inbox import TimedInbox
+
+    inbox = TimedInbox()
+    soon = inbox.call_at(time.monotonic() + 0.001, lambda: None)
+    inbox.call_at(time.monotonic() + 3600, lambda: None)
+    assert inbox.wakes_within(0.002)
+    soon.cancel()
+    assert not inbox.wakes_within(0.002)
+    inbox.close()
+
+
+@pytest.mark.timeout(20)
+def test_a_sync_agents_report_is_handled_while_its_worker_has_timers_coming() -> None:
+    # A run's report may wait for the worker's next timer instead of waking it: the run is
+    # still counted and its callback still called, and a GetStats after that sees it.
+    succeeded = threading.Event()
+    with ActorSystem() as system:
+        ref = system.spawn(lambda task: task, task="t", name="s", on_success=lambda _: succeeded.set())
+        others = [system.spawn(lambda task: None, task="t", name=f"o{i}") for i in range(50)]
+        for other in others:
+            other.tell(Start("0.005"))  # keep the workers' timers coming
+        ref.tell(Start("hourly", run_immediately=True))
+        assert succeeded.wait(5)
+        stats = ref.ask(GetStats(), timeout=5)
+    assert stats["successful_executions"] == 1 and stats["state"] == "idle"
