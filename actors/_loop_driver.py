@@ -14,16 +14,15 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridge import Channel, ChannelClosed
 from bridge.shared import RefCounted
 
-if TYPE_CHECKING:
-    from actors._mailbox import Mailbox
+from actors._mailbox import Mailbox, ReadyQueue
+
 
 __all__ = ["LoopDriver", "after_loop_calls", "begin_loop_call_batching", "flush_loop_calls", "running_loop"]
 
@@ -53,8 +52,6 @@ def _run_item(item: Callable[[], None] | list[Callable[[], None]]) -> None:
 # _FLUSH_EVERY bounds the delay a long burst adds to the first call (~32 x 10 us).
 _batch = threading.local()
 _FLUSH_EVERY = 32
-# Messages a mailbox may handle before the next mailbox gets a turn (as on a dispatcher worker).
-_BATCH = 64
 
 
 def begin_loop_call_batching() -> None:
@@ -96,7 +93,7 @@ def flush_loop_calls() -> None:
             fn(arg)
 
 
-class LoopDriver(RefCounted):
+class LoopDriver(ReadyQueue, RefCounted):
     """Per-loop: the janus channel consumer that runs thread-side requests on the loop."""
 
     _registry: dict[asyncio.AbstractEventLoop, LoopDriver] = {}
@@ -107,10 +104,7 @@ class LoopDriver(RefCounted):
         self._channel: Channel[Callable[[], None] | list[Callable[[], None]]] = Channel(
             _run_item, name="actorsched-loop-driver"
         )
-        # The mailbox worker (see the module docstring), touched from any thread like a
-        # dispatcher worker's ready queue: deque appends and pops are atomic.
-        self._ready: deque[Mailbox] = deque()
-        self._awake = False
+        ReadyQueue.__init__(self)  # the mailbox worker (see the module docstring)
         self._loop_thread = -1  # the loop's thread ident, known once the channel opens on it
         # Handlers run in a context of their own, never in the one of whoever posted (an
         # agent's run telling another agent must not lend it its context variables).
@@ -123,16 +117,16 @@ class LoopDriver(RefCounted):
     def schedule(self, mailbox: Mailbox, lazy: bool = False) -> bool:
         """Queue a mailbox with work, to be drained on the loop; False if the loop is gone
         (``lazy`` makes no difference here)."""
-        self._ready.append(mailbox)  # published before the awake check: see Mailbox.drain
-        if self._awake:
+        self.ready.append(mailbox)  # published before the awake check: see ReadyQueue
+        if self.awake:
             return True
-        self._awake = True
+        self.awake = True
         if threading.get_ident() == self._loop_thread:
             # On the loop (a timer, a finished attempt, a coroutine's tell): drain now, in the
             # handlers' own context. A call_soon hop here was one more loop iteration per tick
             # and per report, and next to a CPU-busy thread each iteration's select() can
             # hand the GIL away for a whole 5 ms switch interval.
-            self._context.run(self._serve)
+            self._context.run(self.serve_ready)
             return True
         try:
             self._channel.put(self._serve_from_channel)
@@ -141,20 +135,7 @@ class LoopDriver(RefCounted):
         return True
 
     def _serve_from_channel(self) -> None:
-        self._context.run(self._serve)
-
-    def _serve(self) -> None:
-        """Drain ready mailbox after mailbox (``_BATCH`` messages per turn, for fairness)."""
-        ready = self._ready
-        while True:
-            while ready:
-                mailbox = ready.popleft()
-                if mailbox.drain(_BATCH):
-                    ready.append(mailbox)
-            self._awake = False
-            if not ready:
-                return
-            self._awake = True
+        self._context.run(self.serve_ready)
 
     @classmethod
     def acquire(cls) -> LoopDriver:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from actors._clock import Clock
 
-__all__ = ["Mailbox", "MailboxTarget", "MailboxWorker", "TrackedMailbox", "callbacks"]
+__all__ = ["BATCH", "Mailbox", "MailboxTarget", "MailboxWorker", "ReadyQueue", "TrackedMailbox", "callbacks"]
 
 log = logging.getLogger("actors")
 
@@ -44,6 +44,41 @@ class MailboxWorker(Protocol):
 
     def nudge(self) -> None:
         """Wake the worker if a lazy schedule left it asleep (a request arrived behind it)."""
+
+
+class ReadyQueue:
+    """The mailboxes with work waiting for one worker, and whether that worker is awake.
+
+    The protocol both kinds of worker follow (a dispatcher thread, a loop's driver): a poster
+    appends to ``ready`` *before* it reads ``awake``, and the worker clears ``awake`` *before*
+    its last look at ``ready``, so no mailbox is ever left waiting for a worker that sleeps.
+    """
+
+    __slots__ = ("ready", "awake")
+
+    def __init__(self) -> None:
+        self.ready: deque[Mailbox] = deque()
+        self.awake = False
+
+    def serve_ready(self, after_each_round: Callable[[], None] | None = None) -> None:
+        """Drain ready mailbox after mailbox (``BATCH`` messages per turn, for fairness) until
+        none is left; ``after_each_round`` runs before the worker may go to sleep."""
+        ready = self.ready
+        while True:
+            while ready:
+                mailbox = ready.popleft()
+                if mailbox.drain(BATCH):
+                    ready.append(mailbox)
+            if after_each_round is not None:
+                after_each_round()
+            self.awake = False
+            if not ready:
+                return
+            self.awake = True
+
+
+# Messages a mailbox may handle before the next mailbox gets a turn.
+BATCH = 64
 
 
 class Mailbox:

@@ -22,7 +22,6 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ import pykka
 from bridge.shared import ProcessWide, RefCounted
 
 from actors._clock import REAL_CLOCK, Clock
-from actors._mailbox import Mailbox, MailboxTarget, MailboxWorker, TrackedMailbox, callbacks
+from actors._mailbox import Mailbox, MailboxTarget, MailboxWorker, ReadyQueue, TrackedMailbox, callbacks
 from actors._loop_driver import begin_loop_call_batching, flush_loop_calls
 from actors._timed_inbox import TIMERS_DUE, Envelope, TimedInbox
 
@@ -43,7 +42,7 @@ __all__ = ["Dispatcher", "Mailbox", "mailbox_on"]
 log = logging.getLogger("actors")
 
 
-class _WorkerQueue:
+class _WorkerQueue(ReadyQueue):
     """The ready queue of one pykka worker: mailboxes with work, and a doorbell.
 
     The pykka inbox only carries doorbells, rung when the worker may be asleep, so a burst of
@@ -51,12 +50,11 @@ class _WorkerQueue:
     condition notify that another thread contends for).
     """
 
-    __slots__ = ("ref", "ready", "awake", "thread", "timers")
+    __slots__ = ("ref", "thread", "timers")
 
     def __init__(self) -> None:
+        super().__init__()
         self.ref: pykka.ActorRef[Any] | None = None
-        self.ready: deque[Mailbox] = deque()
-        self.awake = False
         self.thread: threading.Thread | None = None
         self.timers: TimedInbox = _UNSTARTED  # the worker's inbox, set when its actor is made
 
@@ -90,18 +88,8 @@ class _WorkerQueue:
             self.ring()
 
     def run(self) -> None:
-        """Drain ready mailbox after mailbox (``_BATCH`` messages per turn, for fairness)."""
-        ready = self.ready
-        while True:
-            while ready:
-                mailbox = ready.popleft()
-                if mailbox.drain(_BATCH):
-                    ready.append(mailbox)
-            flush_loop_calls()
-            self.awake = False
-            if not ready:
-                return
-            self.awake = True
+        """Drain the ready mailboxes, sending each round's buffered loop calls before sleeping."""
+        self.serve_ready(flush_loop_calls)
 
 
 _UNSTARTED = TimedInbox()
@@ -114,8 +102,6 @@ class _Doorbell:
 
 _DOORBELL = _Doorbell()
 _DOORBELL_ENVELOPE: Envelope[Any] = Envelope(_DOORBELL)
-# Messages a mailbox may handle before the next mailbox gets a turn.
-_BATCH = 64
 # A run's report may wait this long for a wake-up the worker has coming anyway (a timer): a
 # tenth of the smallest tick interval that sees it (20 ms in the benchmarks), and 1,000 sync
 # agents at 1 s put a timer within 2 ms on each of the two workers almost always.
