@@ -54,7 +54,8 @@ def test_a_raising_token_callback_at_a_timeout_is_a_failed_attempt() -> None:
         cancel_token.add_callback(lambda: 1 / 0)
         cancel_token.wait(3)
 
-    with AgentScheduler(agent, "t", config={"timeout": 0.05}, on_failure=on_failure) as scheduler:
+    config = {"timeout": 0.05, "backoff": {"initial": 0.01}}  # the default 1 s backoff is beside the point
+    with AgentScheduler(agent, "t", config=config, on_failure=on_failure) as scheduler:
         scheduler.start("hourly", max_retries=2, run_immediately=True)
         assert done.wait(10)
         stats = scheduler.get_stats()
