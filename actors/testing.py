@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
 
-from actors._clock import Clock, RunContext, TimerHost, Unit, current_run
+from actors._clock import current_run
+from actors._virtual_time import VirtualTimers
 from actors._loop_driver import running_loop
 from actors._validate import check_seconds
 
@@ -43,13 +42,8 @@ _SETTLE_LIMIT_S = 30.0
 # A run the runtime abandoned (past its stop deadline or timeout) keeps running on its own
 # thread; its sleeps then pass in real time, capped so that it neither spins nor lingers.
 _ABANDONED_SLEEP_S = 0.05
-_PURGE_EVERY = 1024
 # A loop closing wakes no one: a settle that waits looks again this often.
 _RECHECK_S = 0.05
-
-
-def _nothing() -> None:
-    return None
 
 
 def _never() -> bool:
@@ -62,26 +56,7 @@ def _inside_a_run() -> bool:
     return current_run.get() is not None or inside_agent.get() is not None
 
 
-class _VirtualTimer:
-    """A pending call. A sleeper's timer carries the sleeping run's unit, resumed when it fires."""
-
-    __slots__ = ("due", "seq", "loop", "fn", "args", "cancelled", "unit", "resumed")
-
-    def __init__(self, due: float, seq: int, loop: TimerHost | None,
-                 fn: Callable[..., None], args: tuple[Any, ...], unit: Unit | None = None) -> None:
-        self.due, self.seq, self.loop, self.fn, self.args = due, seq, loop, fn, args
-        self.cancelled = False
-        self.unit = unit
-        self.resumed = False  # a sleeper's unit is resumed once, whatever wakes it first
-
-    def __lt__(self, other: _VirtualTimer) -> bool:
-        return (self.due, self.seq) < (other.due, other.seq)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class VirtualClock(Clock):
+class VirtualClock(VirtualTimers):
     """A clock whose time moves only when advanced; pass it as ``ActorSystem(clock=...)`` or a
     scheduler's ``config={"clock": ...}``.
 
@@ -91,8 +66,6 @@ class VirtualClock(Clock):
         settle_timeout: real seconds ``advance`` waits for the runs it started before it
             raises ``TimeoutError`` naming the cause (an agent waiting on real time).
     """
-
-    virtual = True
 
     def __init__(self, start: float | datetime | None = None, *, settle_timeout: float = _SETTLE_LIMIT_S) -> None:
         if start is None:
@@ -109,15 +82,8 @@ class VirtualClock(Clock):
             raise ValueError(f"start must be a date between the years 1 and 9999, got {start!r}") from None
         self._wall0 = wall
         self._settle_timeout = check_seconds("settle_timeout", settle_timeout, allow_zero=False)
-        self._mono = 0.0
-        self._timers: list[_VirtualTimer] = []
-        self._seq = itertools.count()
-        self._busy = 0
-        self._cond = threading.Condition()
-        self._sleeping: dict[asyncio.Task[Any], _VirtualTimer] = {}  # tasks in asleep(), on their loops
+        super().__init__()
         self._advancing = threading.Lock()
-        self._on_loops: dict[TimerHost, int] = {}  # calls waiting for each loop
-        self._pushes = 0  # timers pushed since the heap was last purged of cancelled ones
 
     def __repr__(self) -> str:
         return f"<VirtualClock t={self._mono:.3f}s now={datetime.fromtimestamp(self.now()).isoformat()}>"
@@ -130,81 +96,6 @@ class VirtualClock(Clock):
     def now(self) -> float:
         """Virtual wall time, epoch seconds (as ``time.time()``)."""
         return self._wall0 + self._mono
-
-    # -- timers (called by the runtime) ---------------------------------------------------
-    def call_at(self, loop: TimerHost, due: float, fn: Callable[..., None], *args: Any) -> _VirtualTimer:
-        """Run ``fn(*args)`` on ``loop`` once the clock reaches ``due`` (at once if it has)."""
-        timer = _VirtualTimer(due, next(self._seq), loop, fn, args)
-        with self._cond:
-            due_now = due <= self._mono
-            if not due_now:
-                self._push(timer)
-        if due_now:
-            self._dispatch(timer)
-        return timer
-
-    def _dispatch(self, timer: _VirtualTimer) -> None:
-        """Run a due timer's call on its loop, counted busy until it has run (no lock held)."""
-        if timer.cancelled:
-            return
-        if timer.unit is not None:  # a sleeper: its run is busy again before it wakes
-            self._resume(timer)
-            self._deliver(timer.loop, timer.fn, *timer.args)
-            return
-        self.enter()
-
-        def fire() -> None:
-            try:
-                if not timer.cancelled:
-                    timer.fn(*timer.args)
-            finally:
-                self.exit()
-
-        if not self._deliver(timer.loop, fire):
-            self.exit()
-
-    @staticmethod
-    def _deliver(loop: TimerHost | None, fn: Callable[..., None], *args: Any) -> bool:
-        if loop is None:
-            fn(*args)
-            return True
-        try:
-            loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop closed: nothing on it will run again
-            return False
-        return True
-
-    def enter(self, loop: TimerHost | None = None) -> None:
-        """The runtime began a unit of work (a message, a run, a callback, a call for ``loop``)."""
-        with self._cond:
-            self._busy += 1
-            if loop is not None:
-                self._on_loops[loop] = self._on_loops.get(loop, 0) + 1
-
-    def exit(self, loop: TimerHost | None = None) -> None:
-        """A unit of work ended (after posting whatever it caused)."""
-        with self._cond:
-            self._busy -= 1
-            if loop is not None:
-                left = self._on_loops.get(loop, 0) - 1
-                if left > 0:
-                    self._on_loops[loop] = left
-                else:
-                    self._on_loops.pop(loop, None)
-            if self._busy <= 0:
-                self._busy = 0
-                self._cond.notify_all()
-
-    def _locked_busy(self) -> int:
-        with self._cond:
-            return self._busy_now()
-
-    def _busy_now(self) -> int:
-        """Busy units, less the calls waiting for a loop that has closed: they never run."""
-        dead = [loop for loop in self._on_loops if loop.is_closed()]
-        for loop in dead:  # lock held
-            self._busy -= self._on_loops.pop(loop)
-        return self._busy
 
     # -- agents taking virtual time -------------------------------------------------------
     def sleep(self, seconds: float) -> None:
@@ -258,60 +149,6 @@ class VirtualClock(Clock):
             if task is not None:
                 self._sleeping.pop(task, None)
             self._woke(timer, forget)
-
-    def _sleep_timer(self, seconds: float, loop: asyncio.AbstractEventLoop | None, wake: Callable[[], None],
-                     run: RunContext | None) -> _VirtualTimer:
-        unit = None if run is None else run.unit
-        timer = _VirtualTimer(self._mono + seconds, next(self._seq), loop, wake, (), unit)
-        with self._cond:
-            self._push(timer)
-        if unit is not None:
-            unit.suspend()
-        return timer
-
-    def _push(self, timer: _VirtualTimer) -> None:
-        """Add a timer (lock held); now and then drop cancelled ones, which a start/stop cycle
-        without an advance leaves behind (3,000 cycles kept 24 MB)."""
-        heapq.heappush(self._timers, timer)
-        self._pushes += 1
-        if self._pushes >= _PURGE_EVERY:
-            self._pushes = 0
-            self._timers = [t for t in self._timers if not t.cancelled]
-            heapq.heapify(self._timers)
-
-    def _resume(self, timer: _VirtualTimer) -> None:
-        """Resume a sleeper's unit once, whichever of its timer, a stop or a cancel comes first."""
-        with self._cond:
-            if timer.resumed or timer.unit is None:
-                return
-            timer.resumed = True
-        timer.unit.resume()
-
-    def _wake_on_stop(self, run: RunContext | None, timer: _VirtualTimer, wake: Callable[[], None]) -> Callable[[], None]:
-        if run is None:
-            return _nothing
-        run.unit.on_release(wake)  # abandoned while asleep: nobody will move time for it
-        if run.token.cancelled:
-            return _nothing
-
-        def early() -> None:
-            timer.cancel()
-            self._resume(timer)
-            wake()
-
-        return run.token.add_callback(early)
-
-    def _woke(self, timer: _VirtualTimer, forget: Callable[[], None]) -> None:
-        forget()
-        timer.cancel()
-        self._resume(timer)  # whatever woke it (a cancel included) counts it busy again
-
-    def interrupt(self, task: asyncio.Task[Any]) -> None:
-        """The runtime is about to cancel ``task``: if it sleeps on this clock, it is busy again."""
-        timer = self._sleeping.get(task)
-        if timer is not None:
-            timer.cancel()
-            self._resume(timer)
 
     # -- moving time ----------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
