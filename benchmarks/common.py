@@ -158,13 +158,29 @@ def run_child(target: str, timeout: float = 300.0, **kwargs: Any) -> Result:
     not lose the rest of the run.
     """
     cmd = [sys.executable, "-m", "benchmarks.child", target, json.dumps(kwargs)]
+    steal0, t0 = steal_seconds(), time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"{target} did not finish within {timeout:.0f} s"}
+    steal1, wall = steal_seconds(), time.monotonic() - t0
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
             result: Result = json.loads(line[len(RESULT_MARK):])
+            if isinstance(result, dict) and steal0 is not None and steal1 is not None and wall > 0:
+                result["steal_pct"] = (steal1 - steal0) / wall * 100  # of one core, over the child's run
             return result
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"{target} exited {proc.returncode}: {tail}"}
+
+
+def steal_seconds() -> float | None:
+    """CPU time the hypervisor took from this virtual machine so far (all cores, /proc/stat's
+    steal column), or None where it is not reported. A series measured while the host stole
+    time is noisier than its neighbours; the report says how much."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None

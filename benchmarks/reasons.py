@@ -51,6 +51,10 @@ def dispatch_reason(key: str, condition: str, by_key: Result, beaten_by: Result)
         elif gap < 0.1:
             line += f" by {gap * 100:.1f} %, within the noise of a p99 over {s['n']} ticks"
         why.append(line)
+    stolen, floor_stolen = s.get("steal_pct"), floor.get("steal_pct")
+    if why and stolen is not None and floor_stolen is not None and stolen > max(1.0, 2 * floor_stolen):
+        why.append(f"the hypervisor took {stolen:.1f} % of a core from this VM while this series ran, against "
+                   f"{floor_stolen:.1f} % during its floor's: part of the gap is the host's, not ours")
     if s.get("skipped"):
         interval = s.get("interval_ms")
         line = f"{s['skipped']} tick(s) skipped: a run was still in flight, or its report not yet handled, when the next tick came"

@@ -50,7 +50,10 @@ def _header(results: Result) -> list[str]:
         return ["Machine: not recorded", f"Mode: {results.get('mode', '?')}"]
     pkgs = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items())
     load = f"; load average {m['load_avg_1m']:.2f} at the start" if "load_avg_1m" in m else ""
-    return [f"Machine: {m.get('cores', '?')} cores, {m.get('cpu', '?')}; {m.get('platform', '?')}{load}",
+    elapsed = results.get("elapsed_s") or 0
+    steal = (f"; CPU stolen by the hypervisor during the run: {m['steal_s']:.1f} s "
+             f"({m['steal_s'] / elapsed * 100:.1f} % of one core; /proc/stat)" if "steal_s" in m and elapsed else "")
+    return [f"Machine: {m.get('cores', '?')} cores, {m.get('cpu', '?')}; {m.get('platform', '?')}{load}{steal}",
             f"Python {m.get('python', '?')} ({m.get('implementation', '?')}), GIL switch interval "
             f"{m.get('switch_interval_ms', 0):.0f} ms (sys.getswitchinterval())",
             f"Packages: {pkgs}",

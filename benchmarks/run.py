@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import report  # noqa: E402
-from benchmarks.common import ROOT, Result, machine, run_child  # noqa: E402
+from benchmarks.common import ROOT, Result, machine, run_child, steal_seconds  # noqa: E402
 from benchmarks.cpu import SERIES as CPU_SERIES  # noqa: E402
 from benchmarks.dispatch import IDLE_ONLY, SERIES  # noqa: E402
 
@@ -60,6 +60,7 @@ def run_suite(mode: str, profile: bool) -> Result:
     plan = PLANS[mode]
     step = Progress()
     results: Result = {"mode": mode, "plan": plan, "machine": machine(), "dispatch": {}}
+    steal0 = steal_seconds()
     for condition, ticks in (("idle", plan["ticks_idle"]), ("busy", plan["ticks_busy"])):
         series = results["dispatch"][condition] = {}
         for name, (func, extra) in SERIES.items():
@@ -103,6 +104,9 @@ def run_suite(mode: str, profile: bool) -> Result:
         step("profile: 2,000 agents under py-spy")
         results["profile"] = run_child("profile:run", timeout=120, agents=2000, seconds=6.0)
     results["elapsed_s"] = time.monotonic() - step.t0
+    steal1 = steal_seconds()
+    if steal0 is not None and steal1 is not None:
+        results["machine"]["steal_s"] = steal1 - steal0  # taken by the hypervisor during the run
     step("done")
     return results
 

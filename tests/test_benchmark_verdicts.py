@@ -394,3 +394,15 @@ def test_a_quick_run_never_writes_the_tracked_page() -> None:
     with pytest.raises(SystemExit, match="only the full run"):
         run.check_out("quick", ROOT / "docs" / "benchmarks.md")
     run.check_out("full", run.DOC)
+
+
+def test_a_failing_series_measured_while_the_host_stole_cpu_says_so() -> None:
+    results = good()
+    results["dispatch"]["idle"]["ours_async"].update(p99_ms=2.5, steal_pct=12.0)
+    results["dispatch"]["idle"]["floor_async"]["steal_pct"] = 0.5
+    goal = by_key(results)["dispatch.idle.ours_async"]
+    assert not goal.ok and "hypervisor took 12.0 % of a core" in goal.why
+    quiet = good()
+    quiet["dispatch"]["idle"]["ours_async"].update(p99_ms=2.5, steal_pct=0.4)
+    quiet["dispatch"]["idle"]["floor_async"]["steal_pct"] = 0.5
+    assert "hypervisor" not in by_key(quiet)["dispatch.idle.ours_async"].why
