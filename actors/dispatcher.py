@@ -1,19 +1,20 @@
-"""Many lightweight mailboxes served by a bounded set of pykka worker actors.
+"""The pykka worker actors that serve sync agents' mailboxes and keep their timers.
 
 One pykka ThreadingActor per agent costs a thread each: on this 2-core machine 10,000 of them
 take 15 s to spawn, +213 MB, and 44 s to stop. A `Mailbox` is instead two deques and a
-flag; it is pinned to one of two workers, so its messages are handled one at a time and in
-order (the actor's state needs no lock) while different agents interleave on the workers.
+flag; a sync agent's is pinned to one of two workers, so its messages are handled one at a
+time and in order (the actor's state needs no lock) while different agents interleave on the
+workers. (An async agent's mailbox is served by its loop's driver instead.)
 
-Scheduling follows the dispatcher model of mature actor runtimes: a post appends to the
-mailbox and, if the mailbox is not already scheduled, puts it on its worker's ready queue; the
-worker's pykka inbox only carries a doorbell, rung when the worker may be asleep. A worker
-drains up to ``_BATCH`` messages per mailbox turn, so a burst of ticks costs a few pykka
-messages instead of one each (a ``Queue.put`` with a contended lock and condition per message
-was the largest cost of the tick path at 10,000 agents). Control messages (Start, Stop) use an
-urgent lane drained first, so a Stop overtakes ticks already queued (plain pykka queues a stop
-behind the whole inbox, pykka #46). Workers never run agent code: sync agents run on
-bridge.ThreadPool, async agents on a loop, so a handler takes microseconds.
+Each worker's pykka inbox is a `TimedInbox`: the sync agents' ticks, backoff waits and
+deadlines are timers there, so a due tick is handled on the same worker and handed to the
+pool: one crossing. Scheduling follows the dispatcher model of mature actor runtimes: a post
+appends to the mailbox and, if the mailbox is not already scheduled, puts it on its worker's
+ready queue (`ReadyQueue`); the inbox only carries a doorbell, rung when the worker may be
+asleep. A worker drains up to ``BATCH`` messages per mailbox turn, so a burst costs a few
+doorbells instead of one per message. Control messages (Start, Stop) use an urgent lane
+drained first, so a Stop overtakes ticks already queued (plain pykka queues a stop behind
+the whole inbox, pykka #46). Workers never run agent code, so a handler takes microseconds.
 """
 
 from __future__ import annotations
@@ -102,9 +103,10 @@ class _Doorbell:
 
 _DOORBELL = _Doorbell()
 _DOORBELL_ENVELOPE: Envelope[Any] = Envelope(_DOORBELL)
-# A run's report may wait this long for a wake-up the worker has coming anyway (a timer): a
-# tenth of the smallest tick interval that sees it (20 ms in the benchmarks), and 1,000 sync
-# agents at 1 s put a timer within 2 ms on each of the two workers almost always.
+# A run's report may wait this long for a wake-up its worker has coming anyway (a timer).
+# 2 ms is a tenth of the benchmarks' 20 ms interval, and with 1,000 sync agents at 1 s each of
+# the two workers almost always has a timer that close: one wake-up fewer per run (sync CPU
+# per run 142-151 -> 130-132 us, python -m benchmarks.cpu).
 LAZY_WAKE_S = 0.002
 
 

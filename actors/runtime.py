@@ -1,9 +1,11 @@
 """Binding: the runtime resources that serve one agent actor while it is started.
 
 A binding takes a reference on the shared dispatcher (pykka workers), the shared thread pool,
-the per-loop driver (janus channel) and, for the sync scheduler, the shared loop thread; it
-gives them all back on teardown, so after the last stop no thread or task of the library is
-left. Schedulers and (later) the actor system both build on it: one runtime, two facades.
+the per-loop driver (janus channel, and the worker of async agents' mailboxes) and, for the
+sync scheduler, the shared loop thread; it gives them all back on teardown, so after the last
+stop no thread or task of the library is left. It chooses where the agent is served (its loop
+or a dispatcher worker) and hands the actor its `Ports`. Schedulers and the actor system both
+build on it: one runtime, several facades.
 """
 
 from __future__ import annotations
