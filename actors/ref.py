@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
@@ -18,12 +17,13 @@ from typing import Any
 from actors._validate import check_optional_seconds
 from actors._clock import Clock
 from actors.agent_actor import CANCEL_GRACE_S, RunNowMsg, StatsMsg, StopMsg, inside_agent
+from actors._dead_letters import DeadLetters
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, RunNow, Start, Stop
 from actors._loop_driver import running_loop
 from actors.runtime import Binding, answer_into
 
-__all__ = ["AgentPool", "AgentRef", "DeadLetters", "Message", "detach"]
+__all__ = ["AgentPool", "AgentRef", "Message", "detach"]
 
 log = logging.getLogger("actors")
 Message = Start | Stop | RunNow | GetStats
@@ -48,27 +48,6 @@ def _internal(binding: Binding, message: Message, reply: Callable[[Any], None] |
 
 def _ignore(_: Any) -> None:
     return None
-
-
-class DeadLetters:
-    """The dead-letter count of one system: messages told to agents that are dead."""
-
-    __slots__ = ("_lock", "_count")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count = 0
-
-    @property
-    def count(self) -> int:
-        """Dead letters so far."""
-        return self._count
-
-    def record(self, name: str, message: Message) -> None:
-        """Count and log one message to the dead agent ``name``."""
-        with self._lock:
-            self._count += 1
-        log.warning("dead letter: %r to dead agent %r", message, name)
 
 
 class AgentRef:

@@ -26,7 +26,8 @@ from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
 from actors.dispatcher import Dispatcher
 from actors._loop_driver import LoopDriver, running_loop
-from actors.ref import AgentPool, AgentRef, DeadLetters, detach
+from actors._dead_letters import DeadLetters
+from actors.ref import AgentPool, AgentRef, detach
 from actors._shutdown import StopLatch, release_many
 from actors.runtime import Binding, close_driver
 from bridge import LoopThread
