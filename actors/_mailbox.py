@@ -3,7 +3,8 @@
 A post appends and, if the mailbox is not already scheduled, puts it on its worker's ready
 queue: a dispatcher worker thread for a sync agent, its loop's driver for an async one.
 Control messages (Start, Stop) use the urgent lane, drained first, so a Stop overtakes ticks
-already queued (plain pykka queues a stop behind the whole inbox, pykka #46). On a virtual clock each queued message is a busy unit until handled.
+already queued (plain pykka queues a stop behind the whole inbox, pykka #46). On a virtual
+clock each queued message is a busy unit until handled.
 """
 
 from __future__ import annotations

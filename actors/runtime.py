@@ -77,7 +77,7 @@ class Binding:
         self.dead_listener: DeathListener | None = None
         self._lock = _BINDINGS_LOCK
         self._stopped: concurrent.futures.Future[dict[str, Any]] | None = None
-        self._stop_posted = False  # a final Stop went out without a future (request_stop_into)
+        self._stop_posted = False  # a final Stop was requested (with a future or into a reply)
         self._torn_down: concurrent.futures.Future[None] | None = None
         # Made only when a start() waits for this binding's stop before its teardown began
         # (teardown then completes this same future): a Future is ~11 long-lived objects, and
@@ -124,7 +124,7 @@ class Binding:
     @property
     def stop_requested(self) -> bool:
         """True once a stop was requested."""
-        return self._stopped is not None or self._stop_posted
+        return self._stop_posted
 
     def post(self, message: Any, urgent: bool = False) -> bool:
         """Send a message to the actor (False if the mailbox is already closed)."""
@@ -141,18 +141,13 @@ class Binding:
         is dropped at once (logged once) and the agent settles as stopped."""
         with self._lock:
             if self._stopped is not None:
-                if timeout is not None:  # a stop already under way may have a longer deadline
-                    self.post(StopMsg(timeout, None, final=True), urgent=True)
+                self._tighten(timeout)
                 return self._stopped
-            stopped = self._stopped = concurrent.futures.Future()  # (after request_stop_into: a 2nd final Stop)
-            lost = self.loop_closed
-            if not lost and not self.post(StopMsg(timeout, partial(answer_into, stopped), final=True), urgent=True):
-                stopped.set_result(self.actor.snapshot())
-        if lost:
-            log.warning("agent %s: its event loop closed while it was started; stopped without it "
-                        "(start and stop it under the same asyncio.run)", self.actor.name)
-            self.abandon()
-            stopped.set_result(self.actor.snapshot())
+            stopped = self._stopped = concurrent.futures.Future()
+            reply = partial(answer_into, stopped)
+            posted = self._post_final_stop(timeout, reply)  # after request_stop_into: a second one
+        if not posted:
+            self._answer_unposted(reply)
         return stopped
 
     def request_stop_into(self, timeout: float | None, reply: Callable[[dict[str, Any]], None]) -> None:
@@ -160,17 +155,27 @@ class Binding:
         ``reply`` (on whichever thread has them) and no Future is made for this agent."""
         with self._lock:
             stopped = self._stopped
-            if stopped is None and not self._stop_posted:
-                self._stop_posted = True
-                lost = self.loop_closed
-                if not lost and self.post(StopMsg(timeout, reply, final=True), urgent=True):
-                    return
+            posted = stopped is None and self._post_final_stop(timeout, reply)
         if stopped is not None:  # a stop is already under way: answer from it
-            if timeout is not None:
-                self.post(StopMsg(timeout, None, final=True), urgent=True)
+            self._tighten(timeout)
             stopped.add_done_callback(lambda done: reply(done.result()))
-            return
-        if lost:
+        elif not posted:
+            self._answer_unposted(reply)
+
+    def _post_final_stop(self, timeout: float | None, reply: Callable[[dict[str, Any]], None]) -> bool:
+        """(Lock held.) Post a final Stop answering ``reply``; False if the loop is gone or the
+        mailbox closed (see `_answer_unposted`)."""
+        self._stop_posted = True
+        return not self.loop_closed and self.post(StopMsg(timeout, reply, final=True), urgent=True)
+
+    def _tighten(self, timeout: float | None) -> None:
+        if timeout is not None:  # a stop already under way may have a longer deadline
+            self.post(StopMsg(timeout, None, final=True), urgent=True)
+
+    def _answer_unposted(self, reply: Callable[[dict[str, Any]], None]) -> None:
+        """A final Stop could not be posted: a loop closed under the agent drops its runtime
+        (logged once); either way the answer is the stats as they are."""
+        if self.loop_closed:
             log.warning("agent %s: its event loop closed while it was started; stopped without it "
                         "(start and stop it under the same asyncio.run)", self.actor.name)
             self.abandon()
