@@ -9,7 +9,6 @@ alive; `StopLatch` and a batch teardown future make it a counter, an event and a
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
@@ -18,19 +17,23 @@ from typing import Any
 
 from actors._loop_driver import LoopDriver
 from actors.runtime import Binding
+from bridge import CancelToken
 
 __all__ = ["StopLatch", "release_many"]
 
 
 class StopLatch:
-    """Collects the final stats of the agents a shutdown stops; done once all have answered."""
+    """Collects the final stats of the agents a shutdown stops; done once all have answered.
+
+    Its done flag is a `CancelToken` (cancelled when the last answer is in): the flag threads
+    wait on and coroutines on any loop await, so the latch needs no wake-up code of its own.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting = 0
         self._sealed = False
-        self._done = threading.Event()
-        self._wakers: list[Callable[[], None]] = []
+        self._done = CancelToken()
         #: ``{name: final stats}`` of the agents that have answered.
         self.final: dict[str, dict[str, Any]] = {}
 
@@ -48,7 +51,7 @@ class StopLatch:
             self._waiting -= 1
             finished = self._sealed and self._waiting == 0
         if finished:
-            self._finish()
+            self._done.cancel("all answered")
 
     def seal(self) -> None:
         """No more agents will be added: done as soon as the last one has answered."""
@@ -56,18 +59,11 @@ class StopLatch:
             self._sealed = True
             finished = self._waiting == 0
         if finished:
-            self._finish()
-
-    def _finish(self) -> None:
-        self._done.set()
-        with self._lock:
-            wakers, self._wakers = self._wakers, []
-        for wake in wakers:
-            wake()
+            self._done.cancel("all answered")
 
     def done(self) -> bool:
         """True once every agent has answered."""
-        return self._done.is_set()
+        return self._done.cancelled
 
     def wait(self, timeout: float) -> bool:
         """Block until done or ``timeout`` seconds passed; True if done."""
@@ -75,27 +71,7 @@ class StopLatch:
 
     async def await_done(self, timeout: float) -> bool:
         """`wait` for a coroutine, on any loop."""
-        loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(_resolve, woken)
-
-        with self._lock:
-            if not self._done.is_set():
-                self._wakers.append(wake)
-        if self._done.is_set():
-            return True
-        try:
-            await asyncio.wait_for(woken, timeout)
-        except TimeoutError:
-            return self._done.is_set()
-        return True
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+        return await self._done.wait_async(timeout)
 
 
 def release_many(bindings: list[Binding]) -> LoopDriver | None:
