@@ -10,18 +10,21 @@ stats may be read from any thread.
 from __future__ import annotations
 
 import contextvars
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from actors._clock import Unit
 from actors._ports import DETACHED, Ports
-from actors._protocol import Reply, RunNowMsg, StartMsg, StatsMsg, StopMsg
+from actors._protocol import HistoryMsg, PauseMsg, Reply, ResumeMsg, RunNowMsg, StartMsg, StatsMsg, StopMsg
 from actors.agent import AgentCall
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
+from actors.history import RunOutcome, newest, node_name, record, shown_result
 from actors.messages import Start
-from actors.schedule import CronSchedule, Schedule
+from actors.options import DEFAULT_OPTIONS, StartOptions
+from actors.schedule import AtSchedule, CronSchedule, Schedule
 from actors.stats import Stats
 from actors.supervision import RestartLimiter
 from bridge import CancelToken
@@ -43,12 +46,18 @@ CANCEL_GRACE_S = 1.0
 
 @dataclass(slots=True)
 class Execution:
-    """One execution (a run): its attempts, and whether it waits in backoff between them."""
+    """One execution (a run): its attempts, whether it waits in backoff between them, and what
+    its history entry will say."""
 
     run_id: int
+    scheduled_for: float  # wall time it was due (a RunNow: when it was asked for)
+    lateness_ms: float | None = None
+    started_at: float | None = None  # wall time of its first attempt
+    error: str | None = None  # repr of its last failed attempt's error
     attempt: int = 0
     waiting: bool = False  # in backoff between attempts
     deadline_passed: bool = False
+    superseded: bool = False  # cancel_previous cut it short: cancelled, however it ends
     # Only for agents that take `cancel_token`: nobody else could observe it, and an Event plus
     # a Lock per attempt was ~5 % of the tick path at 10,000 agents.
     token: CancelToken | None = None
@@ -94,6 +103,18 @@ class ActorState:
         self._run_seq = 0
         self._schedule: Schedule | None = None
         self._max_retries = 3
+        self._options: StartOptions = DEFAULT_OPTIONS
+        self._anchor = 0.0  # the monotonic time the schedule's grid counts from
+        self._runs_done = 0  # executions (succeeded or failed) since the last Start: max_runs
+        self._fail_base = 0  # consecutive failures already counted at the last resume
+        self._paused = False
+        self.paused_reason: str | None = None
+        self._resume_from: float | None = None  # grid time of the first tick a pause held back
+        self._finished = False  # max_runs reached, or a one-shot's run ended
+        self._exhausted = False  # the schedule fires no more (a one-shot has fired)
+        self._queued_due: float | None = None  # overlap queue_one / cancel_previous: the run to start next
+        self._backlog: list[float] | None = None  # catch_up "all": due times still to run
+        self._history: deque[tuple[Any, ...]] | None = None  # made at the first execution's end
         self._run_token = CancelToken()
         self._execution: Execution | None = None
         self._pending_callbacks = 0
@@ -132,16 +153,23 @@ class ActorState:
 
     @property
     def is_running(self) -> bool:
-        """True while the schedule is active (Start handled, Stop not yet)."""
+        """True while the schedule is active (Start handled, Stop not yet; paused included)."""
         return self._running
+
+    @property
+    def finished(self) -> bool:
+        """True once the schedule ended by itself (``max_runs``, a one-shot): a Start may follow."""
+        return self._finished
 
     def start_message(self, start: Start, reply: Reply | None = None) -> StartMsg:
         """The internal form of a validated ``Start``; cron runs in the configured zone."""
         schedule = start.schedule
         zone = self.config.timezone
-        if isinstance(schedule, CronSchedule) and zone is not None:
+        if isinstance(schedule, (CronSchedule, AtSchedule)) and zone is not None:
             schedule = schedule.with_timezone(zone)
-        return StartMsg(schedule, start.max_retries, start.run_immediately, reply)
+        if isinstance(schedule, AtSchedule):
+            schedule.check_future(self.clock.now())  # ValueError in the caller, not in the actor
+        return StartMsg(schedule, start.max_retries, start.run_immediately, start.options, reply)
 
     def snapshot(self) -> dict[str, Any]:
         """The public stats dict, with ``name``, ``kind`` and ``state``."""
@@ -150,11 +178,23 @@ class ActorState:
         stats["name"] = self.name
         stats["kind"] = self.call.kind
         stats["state"] = self._state()
+        stats["paused_reason"] = self.paused_reason
+        if self._paused:
+            stats["missed_ticks"] += self.held_back()
+        stats["node"] = node_name()
         return stats
 
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` executions first (see `actors.history`)."""
+        return newest(self._history, limit)
+
     def _state(self) -> str:
+        if self._paused:
+            return "paused"
         if self._execution is not None:
             return "backing_off" if self._execution.waiting else "running"
+        if self._finished:
+            return "finished"
         return "idle" if self._running else "stopped"
 
     def dropped(self, message: Any) -> None:
@@ -168,16 +208,48 @@ class ActorState:
         kind = type(message)
         if kind is StatsMsg or kind is StopMsg:
             reply(self.snapshot())
-        elif kind is StartMsg or kind is RunNowMsg:
+        elif kind is HistoryMsg:
+            reply(self.history(message.limit))
+        elif kind is StartMsg or kind is RunNowMsg or kind is PauseMsg or kind is ResumeMsg:
             reply(False)
 
     # -- shared by the concepts -----------------------------------------------------------
+    def _end_execution(self, outcome: RunOutcome, value: Any = None) -> None:
+        """The execution in flight ended: count it and write its history entry."""
+        ex, self._execution = self._execution, None
+        result = error = None
+        if outcome is RunOutcome.SUCCEEDED:
+            self.stats.succeeded()
+            self._runs_done += 1
+            self._fail_base = 0
+            result = shown_result(value)
+        elif outcome is RunOutcome.FAILED:
+            self.stats.failed(value)
+            self._runs_done += 1
+            error = repr(value)
+        else:
+            self.stats.cancelled()
+            error = None if ex is None else ex.error
+        if ex is not None:
+            started = ex.scheduled_for if ex.started_at is None else ex.started_at
+            self._history = record(self._history, ex.run_id, ex.scheduled_for, started, self.clock.now(), outcome,
+                                   ex.attempt, error, result, ex.lateness_ms)
+
     def _end_cancelled(self) -> None:
-        self._execution = None
-        self.stats.cancelled()
+        self._end_execution(RunOutcome.CANCELLED)
 
     def _on_start(self, msg: StartMsg) -> None:
         raise NotImplementedError  # AgentActor
 
     def _maybe_finish_stop(self) -> None:
         raise NotImplementedError  # StopProtocol
+
+    def _begin_execution(self, due: float | None) -> None:
+        raise NotImplementedError  # Attempts
+
+    def _after_execution(self) -> None:
+        raise NotImplementedError  # ScheduleControl
+
+    def held_back(self) -> int:
+        """Ticks held back by a pause so far (`ScheduleControl`)."""
+        raise NotImplementedError

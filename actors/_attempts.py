@@ -19,6 +19,8 @@ from actors._clock import RunContext, Unit, current_run
 from actors._timers import TimerKind
 from actors._protocol import CALLBACK_DONE, AttemptDone, AttemptTimeout, Outcome, Retry
 from actors.agent import Interrupted, _is_async, aconsume, consume
+from actors.history import RunOutcome
+from actors.options import Overlap
 from bridge import CancelToken, run_to_completion, safe_call
 
 __all__ = ["Attempts"]
@@ -31,19 +33,33 @@ class Attempts(ActorState):
     """The attempts of an agent actor's executions (see the module docstring)."""
 
     def _begin_execution(self, due: float | None) -> None:
+        """Start an execution for the tick ``due`` (monotonic), or now for a RunNow (None)."""
         self._run_seq += 1
-        execution = self._execution = Execution(self._run_seq)
-        self._start_attempt(execution, None if due is None else self.clock.monotonic() - due)
+        clock = self.clock
+        now_wall = clock.now()
+        if due is None:
+            execution = self._execution = Execution(self._run_seq, now_wall)
+            self._start_attempt(execution, None)
+            return
+        lateness = clock.monotonic() - due
+        execution = self._execution = Execution(self._run_seq, now_wall - lateness, lateness * 1000.0)
+        self._start_attempt(execution, lateness)
 
     def _start_attempt(self, ex: Execution, lateness: float | None) -> None:
         ex.attempt += 1
         ex.waiting = False
         call, run_id, attempt, ports = self.call, ex.run_id, ex.attempt, self._ports
         kwargs = _NO_KWARGS  # read only: a dict per attempt only for agents that take a token
-        if call.takes_token:
-            ex.token = token = self._run_token.child()
-            kwargs = {"cancel_token": token}
-        self.stats.attempt_started(attempt == 1, self.clock.now(), lateness)
+        run_token = self._run_token
+        if call.takes_token or self._options.overlap is Overlap.CANCEL_PREVIOUS:
+            # Its own token, so that cancel_previous ends this run and not the next one.
+            ex.token = run_token = self._run_token.child()
+            if call.takes_token:
+                kwargs = {"cancel_token": run_token}
+        now_wall = self.clock.now()
+        if attempt == 1:
+            ex.started_at = now_wall
+        self.stats.attempt_started(attempt == 1, now_wall, lateness)
         unit = ex.unit = Unit(self.clock) if self.clock.virtual else None
         context = None if unit is None else RunContext(unit, self._run_token)  # for clock.sleep() in the run
         # Bound methods in partials rather than closures: a closure over these 8 names is 10
@@ -58,7 +74,7 @@ class Attempts(ActorState):
                 # attempt that swallows that cancellation, as a stop does after its grace.
                 ports.timers.arm(TimerKind.TIMEOUT, self.config.timeout + CANCEL_GRACE_S, AttemptTimeout(run_id, attempt))
             return
-        ports.submit(partial(self._run_sync, run_id, attempt, kwargs, self._run_token, context))
+        ports.submit(partial(self._run_sync, run_id, attempt, kwargs, run_token, context))
         if self.config.timeout is not None:
             ports.timers.arm(TimerKind.TIMEOUT, self.config.timeout, AttemptTimeout(run_id, attempt))
 
@@ -137,32 +153,35 @@ class Attempts(ActorState):
             self._ports.timers.disarm(TimerKind.TIMEOUT)
         if outcome is Outcome.ERROR:
             self.stats.attempt_failed(value)
+            ex.error = repr(value)
             log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
         last = ex.attempt >= self._max_retries
-        if outcome is Outcome.CANCELLED or (self._stopping and (ex.deadline_passed or cancelled_token)):
+        interrupted = self._stopping or self._paused  # by the stop rules
+        if outcome is Outcome.CANCELLED or ex.superseded or (interrupted and (ex.deadline_passed or cancelled_token)):
             self._end_cancelled()
         elif outcome is Outcome.OK:
-            self._execution = None
             self.stats.next_run_at = self._next_tick_at  # a backoff had put the retry there
-            self.stats.succeeded()
+            self._end_execution(RunOutcome.SUCCEEDED, value)
             self._callback(self.on_success, value)
         elif last:
-            self._execution = None
             self.stats.next_run_at = self._next_tick_at
-            self.stats.failed(value)
+            self._end_execution(RunOutcome.FAILED, value)
             self._callback(self.on_failure, value)
-        elif self._stopping:
-            self._end_cancelled()  # a retry was due, but the stop wins
+        elif interrupted:
+            self._end_cancelled()  # a retry was due, but the stop (or pause) wins
         else:
             ex.waiting = True
-            delay = self.policy.delay(ex.attempt)
+            delay = self.policy.delay(ex.attempt, self.clock.random)
             self.stats.next_run_at = self.clock.now() + delay
             self._ports.timers.arm(TimerKind.RETRY, delay, Retry(ex.run_id))
-        self._maybe_finish_stop()
+        if self._stopping:
+            self._maybe_finish_stop()
+        elif self._execution is None:
+            self._after_execution()
 
     def _on_retry(self, msg: Retry) -> None:
         ex = self._execution
-        if ex is None or ex.run_id != msg.run_id or not ex.waiting or self._stopping or self._loop_lost():
+        if ex is None or ex.run_id != msg.run_id or not ex.waiting or self._stopping or self._paused or self._loop_lost():
             return
         self._start_attempt(ex, None)
 

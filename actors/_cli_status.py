@@ -35,6 +35,8 @@ class State(StrEnum):
     IDLE = "idle"
     RUNNING = "running"
     BACKING_OFF = "backing_off"
+    PAUSED = "paused"
+    FINISHED = "finished"
     STOPPED = "stopped"
 
 
@@ -175,6 +177,8 @@ class StatusBoard:
         next_run_at = self.stats.get("next_run_at")
         if state == State.IDLE and next_run_at:
             return f"next in {max(0.0, next_run_at - now):.1f}s"
+        if state == State.PAUSED:
+            return f"paused: {self.stats.get('paused_reason') or 'no reason given'}"
         return str(state or "starting")
 
     def in_flight(self) -> str:

@@ -15,6 +15,7 @@ import contextvars
 import enum
 import threading
 import time
+from random import random as _random
 from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -67,6 +68,11 @@ class Clock:
         """Call ``fn(*args)`` on ``loop`` at ``due`` (this clock's monotonic seconds); call on
         the thread that runs ``loop``."""
         return loop.call_at(loop.time() + (due - time.monotonic()), fn, *args)
+
+    def random(self) -> float:
+        """A random float in ``[0, 1)`` for jitter (a virtual clock's are seeded: the same test
+        draws the same delays)."""
+        return _random()
 
     def sleep(self, seconds: float) -> None:
         """Block the calling thread for ``seconds`` of this clock's time."""

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actors.options import StartOptions
 from actors.schedule import Schedule
 
 __all__ = [
-    "CALLBACK_DONE", "AttemptDone", "AttemptTimeout", "CallbackDone", "InjectFault", "Outcome", "Reply", "Retry",
-    "RunNowMsg", "StartMsg", "StatsMsg", "StopDeadline", "StopMsg", "StopPhase",
+    "CALLBACK_DONE", "AttemptDone", "AttemptTimeout", "CallbackDone", "HistoryMsg", "InjectFault", "Outcome", "PauseMsg",
+    "Reply", "ResumeMsg", "Retry", "RunDeadline", "RunNowMsg", "StartMsg", "StatsMsg", "StopDeadline", "StopMsg",
+    "StopPhase",
 ]
 
 Reply = Callable[[Any], None]
@@ -44,6 +46,7 @@ class StartMsg:
     schedule: Schedule
     max_retries: int
     run_immediately: bool
+    options: StartOptions
     reply: Reply | None = None
 
 
@@ -61,6 +64,37 @@ class RunNowMsg:
     """Run once now; the reply gets whether a run started."""
 
     reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class PauseMsg:
+    """Pause the schedule; the reply gets whether the state changed."""
+
+    reason: str
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class ResumeMsg:
+    """Resume a paused schedule; the reply gets whether the state changed."""
+
+    reply: Reply | None = None
+
+
+@dataclass(slots=True)
+class HistoryMsg:
+    """Answer the newest ``limit`` history entries."""
+
+    limit: int
+    reply: Reply
+
+
+@dataclass(slots=True)
+class RunDeadline:
+    """A deadline of run ``run_id`` being cut short without a stop (a pause, ``cancel_previous``)."""
+
+    run_id: int
+    phase: StopPhase
 
 
 @dataclass(slots=True)

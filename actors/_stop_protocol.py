@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from actors._actor_state import CANCEL_GRACE_S, ActorState
+from actors._actor_state import CANCEL_GRACE_S, ActorState, Execution
 from actors._loop_driver import after_loop_calls
 from actors._timers import TimerKind
 from actors._protocol import StopDeadline, StopMsg, StopPhase
@@ -38,6 +38,10 @@ class StopProtocol(ActorState):
             queued.reply(False)
 
     def _on_stop(self, msg: StopMsg) -> None:
+        self._finished = False  # a finished schedule reads "stopped" once stopped
+        if self._paused:
+            self._paused = False
+            self.paused_reason = None
         if not self._running and not self._stopping and self._execution is None:
             self._final = self._final or msg.final
             if msg.reply is not None:
@@ -57,6 +61,7 @@ class StopProtocol(ActorState):
         self._running = False
         self._epoch += 1
         self._stop_timeout = self.config.stop_timeout if msg.timeout is None else msg.timeout
+        self._drop_waiting_runs()
         self._run_token.cancel("stop")
         timers.disarm_all()
         ex = self._execution
@@ -82,20 +87,9 @@ class StopProtocol(ActorState):
         if not self._stopping or msg.epoch != self._epoch:
             return
         self._stop_deadline_at = None  # passed: a later, shorter stop has nothing to move in
-        ex, ports = self._execution, self._ports
-        if ex is not None and self.call.is_async and msg.phase is StopPhase.GRACE:
-            ex.deadline_passed = True
-            ports.on_loop(ports.tasks().cancel_run)
-            ports.timers.arm(TimerKind.STOP, CANCEL_GRACE_S, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE))
-            return
-        if ex is not None:
-            if ex.token is not None:
-                ex.token.cancel("stop")
-            if self.call.is_async:
-                log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, CANCEL_GRACE_S)
-            self.stats.abandoned_runs += 1
-            ex.abandon()
-            self._end_cancelled()
+        ex = self._execution
+        if ex is not None and not self._cut_short(ex, msg.phase, StopDeadline(msg.epoch, StopPhase.CANCEL_GRACE)):
+            return  # an async run was cancelled: it has CANCEL_GRACE_S to unwind
         if self._pending_callbacks:
             log.warning("agent %s: %d callback(s) still running at the stop deadline; not waiting",
                         self.name, self._pending_callbacks)
@@ -104,6 +98,27 @@ class StopProtocol(ActorState):
                 unit.release()
         self._callback_units = None
         self._maybe_finish_stop()
+
+    def _cut_short(self, ex: Execution, phase: StopPhase, again: object) -> bool:
+        """A deadline of the stop rules passed for ``ex``: at the grace deadline an async run is
+        cancelled (and ``again`` is posted after `CANCEL_GRACE_S`); otherwise the run is
+        abandoned and ends cancelled. True once it has ended."""
+        if self.call.is_async and phase is StopPhase.GRACE:
+            ex.deadline_passed = True
+            self._ports.on_loop(self._ports.tasks().cancel_run)
+            self._ports.timers.arm(TimerKind.STOP, CANCEL_GRACE_S, again)
+            return False
+        if ex.token is not None:
+            ex.token.cancel("stop")
+        if self.call.is_async:
+            log.warning("agent %s ignored cancellation for %.1fs; abandoned", self.name, CANCEL_GRACE_S)
+        self.stats.abandoned_runs += 1
+        ex.abandon()
+        self._end_cancelled()
+        return True
+
+    def _drop_waiting_runs(self) -> None:
+        raise NotImplementedError  # ScheduleControl
 
     def _maybe_finish_stop(self) -> None:
         if not self._stopping or self._execution is not None or self._pending_callbacks:

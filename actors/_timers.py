@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors._clock import REAL_CLOCK, Clock, Timer, TimerHost
-from actors.schedule import Schedule
+from actors.schedule import IntervalSchedule, Schedule, fires_between
 
 __all__ = ["AgentTimers", "Tick", "TimerKind"]
 
@@ -22,11 +22,12 @@ Post = Callable[[Any], object]
 
 
 class Tick:
-    """A scheduled fire: ``due`` on the monotonic clock, the next fire in wall time, ticks missed."""
+    """A scheduled fire: ``due`` (monotonic; jitter included), the next fire in wall time (None:
+    a one-shot's last), and the ticks a stalled loop missed just before it."""
 
     __slots__ = ("epoch", "due", "next_wall", "missed")
 
-    def __init__(self, epoch: int, due: float, next_wall: float, missed: int) -> None:
+    def __init__(self, epoch: int, due: float, next_wall: float | None, missed: int) -> None:
         self.epoch, self.due, self.next_wall, self.missed = epoch, due, next_wall, missed
 
 
@@ -48,7 +49,7 @@ class AgentTimers:
 
     One slot per `TimerKind` rather than a dict: one long-lived object fewer per agent."""
 
-    __slots__ = ("_host", "_post", "_clock", "_on_tick", "_on_retry", "_on_timeout", "_on_stop")
+    __slots__ = ("_host", "_post", "_clock", "_on_tick", "_on_retry", "_on_timeout", "_on_stop", "_tick_due", "_jitter")
 
     def __init__(self, host: TimerHost, post: Post, clock: Clock = REAL_CLOCK) -> None:
         self._host = host
@@ -58,6 +59,8 @@ class AgentTimers:
         self._on_retry: Timer | None = None
         self._on_timeout: Timer | None = None
         self._on_stop: Timer | None = None
+        self._tick_due: float | None = None  # the pending tick's due time on its grid (no jitter)
+        self._jitter = 0.0
 
     # -- timers ---------------------------------------------------------------------------
     def _call_at_mono(self, due_mono: float, kind: TimerKind, fn: Callable[..., None], *args: Any) -> None:
@@ -87,45 +90,69 @@ class AgentTimers:
         self._post(message)
 
     # -- ticks ----------------------------------------------------------------------------
-    def start_ticks(self, epoch: int, schedule: Schedule, anchor: float) -> None:
-        """Begin firing `Tick` messages for ``schedule`` (intervals counted from ``anchor``)."""
-        self._arm_tick(epoch, schedule, anchor, self._clock.monotonic())
+    def start_ticks(self, epoch: int, schedule: Schedule, anchor: float, jitter: float = 0.0) -> float | None:
+        """Begin firing `Tick` messages for ``schedule`` (intervals counted from ``anchor``),
+        each delayed by a random share of ``jitter`` seconds; return the first one's wall time
+        (None: a one-shot whose time has passed)."""
+        self._jitter = jitter
+        return self._arm_tick(epoch, schedule, anchor, self._clock.monotonic())[1]
 
-    def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> tuple[float, float]:
-        """Arm the first fire after ``after_mono``; return its (monotonic, wall-clock) time."""
+    def next_tick_due(self) -> float | None:
+        """The grid time (monotonic, before jitter) of the pending tick, if one is armed."""
+        return self._tick_due if self._on_tick is not None else None
+
+    def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> tuple[float | None, float | None]:
+        """Arm the first fire after ``after_mono``; return its (monotonic, wall-clock) time on
+        the grid, or (None, None) when the schedule fires no more."""
         clock = self._clock
         now_mono, now_wall = clock.monotonic(), clock.now()
         if schedule.clock == "monotonic":
             due = schedule.next_fire(after_mono, anchor)
+            if due is None:
+                return None, None
             wall = now_wall + (due - now_mono)
         else:
-            wall = schedule.next_fire(now_wall + (after_mono - now_mono))
+            fire_wall = schedule.next_fire(now_wall + (after_mono - now_mono))
+            if fire_wall is None:
+                return None, None
+            wall = fire_wall
             due = now_mono + (wall - now_wall)
+        self._tick_due = due
+        # Jitter moves the fire, not the grid: the next tick is still counted from ``due``.
+        fire = due + self._jitter * clock.random() if self._jitter else due
         # A module function with the timers among its arguments, not the bound method: the
         # pending tick is the one timer every agent always has, and a bound method is one
         # more long-lived object per agent for each full GC pass (100,000 agents: 100,000).
-        self._call_at_mono(due, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due, wall)
+        self._call_at_mono(fire, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due, wall, fire)
         return due, wall
 
-    def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
+    def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float, fire: float) -> None:
         clock = self._clock
         if schedule.clock == "wall":
-            early = wall - clock.now()
+            early = (wall + (fire - due)) - clock.now()
             if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._call_at_mono(clock.monotonic() + early, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due, wall)
+                self._call_at_mono(clock.monotonic() + early, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due,
+                                   wall, fire)
                 return
-            _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - clock.now()))
-            if self._post(Tick(epoch, due, next_wall, 0)) is False:
+            now_wall = clock.now()
+            # A cron job fires at most once a minute: only a tick handled a minute late can
+            # have missed one (a cronsim walk costs ~23 µs a fire).
+            missed = fires_between(schedule, wall, now_wall, anchor) if now_wall - wall >= 59.0 else 0
+            _, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic() + max(0.0, wall - now_wall))
+            if self._post(Tick(epoch, fire, next_wall, missed)) is False:
                 self.disarm(TimerKind.TICK)  # the mailbox is closed: never tick into the void
             return
         next_due, next_wall = self._arm_tick(epoch, schedule, anchor, clock.monotonic())
-        missed = max(0, round((next_due - due) / schedule.seconds) - 1)
-        if self._post(Tick(epoch, due, next_wall, missed)) is False:
+        missed = 0
+        if next_due is not None and isinstance(schedule, IntervalSchedule):
+            missed = max(0, round((next_due - due) / schedule.seconds) - 1)
+        if self._post(Tick(epoch, fire, next_wall, missed)) is False:
             self.disarm(TimerKind.TICK)
 
 
-def _tick(timers: AgentTimers, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float) -> None:
-    timers._tick(epoch, schedule, anchor, due, wall)
+def _tick(timers: AgentTimers, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float,
+          fire: float) -> None:
+    timers._tick(epoch, schedule, anchor, due, wall, fire)
 
 
 def _fire(timers: AgentTimers, kind: TimerKind, message: Any) -> None:

@@ -21,10 +21,10 @@ from typing import Any
 from actors._actor_state import CANCEL_GRACE_S, Callback, inside_agent
 from actors._attempts import Attempts
 from actors._protocol import (
-    AttemptDone, AttemptTimeout, CallbackDone, InjectFault, Retry, RunNowMsg, StartMsg, StatsMsg, StopDeadline,
-    StopMsg,
+    AttemptDone, AttemptTimeout, CallbackDone, HistoryMsg, InjectFault, PauseMsg, ResumeMsg, Retry, RunDeadline,
+    RunNowMsg, StartMsg, StatsMsg, StopDeadline, StopMsg,
 )
-from actors._stop_protocol import StopProtocol
+from actors._schedule_control import ScheduleControl
 from actors._timers import Tick
 from bridge import CancelToken
 
@@ -34,7 +34,7 @@ __all__ = ["CANCEL_GRACE_S", "AgentActor", "Callback", "InjectFault", "RunNowMsg
 log = logging.getLogger("actors")
 
 
-class AgentActor(Attempts, StopProtocol):
+class AgentActor(Attempts, ScheduleControl):
     """State and message handlers of one scheduled agent (see the module docstring)."""
 
     def handle(self, message: Any) -> None:
@@ -63,6 +63,14 @@ class AgentActor(Attempts, StopProtocol):
             self._on_attempt_timeout(message)
         elif kind is StopDeadline:
             self._on_stop_deadline(message)
+        elif kind is RunDeadline:
+            self._on_run_deadline(message)
+        elif kind is PauseMsg:
+            self._on_pause(message)
+        elif kind is ResumeMsg:
+            self._on_resume(message)
+        elif kind is HistoryMsg:
+            self._on_history(message)
         elif kind is InjectFault:
             raise message.error
         else:
@@ -80,16 +88,21 @@ class AgentActor(Attempts, StopProtocol):
         timers = self._ports.timers
         self._running = True
         self._epoch += 1
-        self._schedule, self._max_retries = msg.schedule, msg.max_retries
+        self._schedule, self._max_retries, self._options = msg.schedule, msg.max_retries, msg.options
         self._run_token = CancelToken()
-        anchor = self.clock.monotonic()
+        self._finished = self._exhausted = self._paused = False
+        self.paused_reason = None
+        self._runs_done = self._fail_base = 0
+        self._queued_due = self._backlog = None
+        anchor = self._anchor = self.clock.monotonic()
         self.stats.started(anchor)
-        self._next_tick_at = self.clock.now() + (msg.schedule.next_fire(anchor, anchor) - anchor) \
-            if msg.schedule.clock == "monotonic" else msg.schedule.next_fire(self.clock.now())
-        self.stats.next_run_at = self._next_tick_at
-        timers.start_ticks(self._epoch, msg.schedule, anchor)
+        self._next_tick_at = self.stats.next_run_at = timers.start_ticks(self._epoch, msg.schedule, anchor,
+                                                                          msg.options.jitter)
+        self._exhausted = self._next_tick_at is None
         if msg.run_immediately:
             self._begin_execution(anchor)
+        elif self._exhausted:
+            self._finish()  # a one-shot due at this very instant: nothing left to tick
         if msg.reply is not None:
             msg.reply(True)
 
@@ -98,13 +111,7 @@ class AgentActor(Attempts, StopProtocol):
             return  # a tick of a previous start that was already in flight
         if self._loop_lost():
             return
-        self._next_tick_at = self.stats.next_run_at = tick.next_wall
-        if tick.missed:
-            self.stats.skipped(tick.missed)
-        if self._execution is not None:
-            self.stats.skipped()
-            return
-        self._begin_execution(tick.due)
+        self._take_tick(tick)
 
     def _on_run_now(self, msg: RunNowMsg) -> None:
         # Only a running schedule runs now: a RunNow that a Stop overtook in the mailbox must
@@ -113,7 +120,7 @@ class AgentActor(Attempts, StopProtocol):
         if not self._running:
             log.debug("agent %s: RunNow ignored, the schedule is not running", self.name)
         elif self._execution is not None:
-            self.stats.skipped()
+            self.stats.skipped()  # a manual run never queues or cancels: the overlap policy is for ticks
         else:
             self._begin_execution(None)
             started = True
@@ -133,6 +140,7 @@ class AgentActor(Attempts, StopProtocol):
         self.stats.last_error = repr(error)
         allowed = self.limiter.allow(self.clock.monotonic())
         schedule, max_retries, was_running = self._schedule, self._max_retries, self._running
+        options, runs_done, paused, reason = self._options, self._runs_done, self._paused, self.paused_reason
         self._reset_transient()
         if not allowed:
             log.error("agent %s: %d crashes within %.0fs, giving up: the agent is stopped and dead",
@@ -150,7 +158,10 @@ class AgentActor(Attempts, StopProtocol):
             if self._stopping:
                 self._maybe_finish_stop()
             elif was_running and schedule is not None:
-                self._on_start(StartMsg(schedule, max_retries, False))
+                self._on_start(StartMsg(schedule, max_retries, False, options))
+                self._runs_done = runs_done  # max_runs counts across a restart
+                if paused:
+                    self._pause(reason or "")
         except Exception as again:  # the restart itself crashed: one more crash, within the same limit
             self.crashed(message, again)
 

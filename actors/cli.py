@@ -1,7 +1,7 @@
 """Command line (``python -m actors``, also installed as ``actorsched``).
 
 - ``demo``: the README's main job.
-- ``run MODULE:ATTR --every EXPR --task TEXT [--max-retries N] [--json]``: import an agent or
+- ``run MODULE:ATTR --every EXPR --task TEXT [--max-retries N] [--overlap ...] [--json]``: import an agent or
   callable and run it on that schedule until Ctrl-C or SIGTERM; a live status line on a
   terminal, plain log lines otherwise; on exit a graceful stop and the final stats.
 
@@ -26,6 +26,7 @@ from actors._cli_exit import ExitCode, Interrupts, exit_now, silence
 from actors._cli_status import POLL_S, Screen, State, StatusBoard, clock, short_repr
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, Start, Stop
+from actors.options import CatchUp, Overlap
 from actors.system import ActorSystem
 
 __all__ = ["main"]
@@ -62,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per attempt")
     run.add_argument("--stop-timeout", type=float, default=None, metavar="S",
                      help="seconds a stop waits for the run in flight before abandoning it (default 10)")
+    run.add_argument("--overlap", default="skip", choices=[o.value for o in Overlap],
+                     help="a tick while a run is in flight (default skip)")
+    run.add_argument("--catch-up", default="once", choices=[c.value for c in CatchUp],
+                     help="ticks a stalled process could not run (default once)")
+    run.add_argument("--jitter", type=float, default=0.0, metavar="S",
+                     help="delay each tick by a random share of S seconds (default 0)")
+    run.add_argument("--max-runs", type=int, default=None, metavar="N",
+                     help="end after N executions (the command exits once the schedule has finished)")
+    run.add_argument("--pause-after-failures", type=int, default=None, metavar="N",
+                     help="pause after N failed executions in a row")
     run.add_argument("--json", action="store_true", help="print the final stats as JSON")
     run.add_argument("--no-run-immediately", dest="run_immediately", action="store_false",
                      help="wait for the first tick instead of running at once")
@@ -187,7 +198,9 @@ def _run(args: argparse.Namespace) -> int:
               if value is not None}
     system = ActorSystem()
     try:
-        start = Start(args.every, max_retries=args.max_retries, run_immediately=args.run_immediately)
+        start = Start(args.every, max_retries=args.max_retries, run_immediately=args.run_immediately,
+                      overlap=args.overlap, catch_up=args.catch_up, jitter=args.jitter, max_runs=args.max_runs,
+                      pause_after_failures=args.pause_after_failures)
         ref = system.spawn(agent, args.task, name=args.target, config=config or None, **_callbacks(board, live))
     except (ValueError, TypeError) as exc:
         system.shutdown()
@@ -203,12 +216,17 @@ def _run(args: argparse.Namespace) -> int:
         exit_now(f"forced exit: abandoned {board.in_flight()}", gate.exit_code, newline=live)
 
     with Interrupts(on_first=watch.wake.set, on_force=force) as gate:
-        ref.tell(start)
+        try:
+            ref.tell(start)  # a one-shot time already past is refused here
+        except ValueError as exc:
+            system.shutdown()
+            raise UsageError(str(exc)) from None
         log.info("running %s every %r; Ctrl-C or SIGTERM to stop", args.target, args.every)
         alive = True
-        while gate.signum is None and alive:
+        while gate.signum is None and alive and board.stats.get("state") != State.FINISHED:
             alive = watch.poll()
-            watch.wait()
+            if board.stats.get("state") != State.FINISHED:
+                watch.wait()
         if alive:
             watch.stop()
         else:

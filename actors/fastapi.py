@@ -22,26 +22,28 @@ schemas. Every route talks to the agents with ``await ref.ask_async(...)``: the 
 import asyncio
 import hmac
 import inspect
-import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Security, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from actors._fastapi_models import AgentStats, ErrorBody, NoBody, Started, StartBody, ValidationErrorBody
+from actors._fastapi_models import (
+    AgentStats, ErrorBody, HistoryEntry, NoBody, PauseBody, Started, StartBody, ValidationErrorBody, parse_body,
+)
 from actors._validate import check_seconds, shown
 from actors.agent import check_binds
 from actors.errors import AgentDeadError, ArgumentTypeError
-from actors.messages import GetStats, RunNow, Start, Stop
+from actors.messages import GetHistory, GetStats, Pause, Resume, RunNow, Stop
 from actors.ref import AgentRef, Message
 from actors.system import ActorSystem
 
-__all__ = ["TOKEN_ENV", "AgentStats", "ErrorBody", "StartBody", "Started", "ValidationErrorBody",
+__all__ = ["TOKEN_ENV", "AgentStats", "ErrorBody", "HistoryEntry", "PauseBody", "StartBody", "Started",
+           "ValidationErrorBody",
            "lifespan", "router"]
 
 TOKEN_ENV = "ACTORSCHED_TOKEN"
@@ -119,7 +121,10 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
     |---|---|---|
     | `GET /agents` | | stats of every agent, in spawn order (a JSON list) |
     | `GET /agents/{name}` | | the agent's stats (a dead agent's: its last stats) |
-    | `POST /agents/{name}/start` | `{"schedule", "max_retries", "run_immediately"}` | `{"started": bool}`, false when already running |
+    | `GET /agents/{name}/history?limit=20` | | the newest executions first (a JSON list) |
+    | `POST /agents/{name}/start` | `{"schedule", "max_retries", "run_immediately"}` and any Start option | `{"started": bool}`, false when already running |
+    | `POST /agents/{name}/pause` | none, `{}` or `{"reason": str}` | `{"changed": bool}`, false when not running or already paused |
+    | `POST /agents/{name}/resume` | none or `{}` | `{"changed": bool}`, false when not paused |
     | `POST /agents/{name}/run` | none or `{}` | `{"started": bool}`, false when the schedule is not running or a run is in flight |
     | `POST /agents/{name}/stop` | none or `{}` | the final stats, once stopped |
 
@@ -179,10 +184,13 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
         return ref
 
     async def start_body(request: Request) -> StartBody:
-        return await _parse_body(request, StartBody, if_empty=None)
+        return await parse_body(request, StartBody, if_empty=None)
+
+    async def pause_body(request: Request) -> PauseBody:
+        return await parse_body(request, PauseBody, if_empty=PauseBody())
 
     async def no_body(request: Request) -> None:
-        await _parse_body(request, NoBody, if_empty=NoBody())
+        await parse_body(request, NoBody, if_empty=NoBody())
 
     api = APIRouter(prefix="/agents", tags=["agents"])
     # Dependencies run in the order listed, each stopping the request with its own status:
@@ -206,12 +214,32 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
               response_model=Started, responses=_CONTROL, openapi_extra=_START_BODY_DOC)
     async def start_agent(ref: Agent, body: Annotated[StartBody, Depends(start_body)]) -> dict[str, bool]:
         """Start the schedule; `{"started": false}` when it already runs."""
+        try:  # the body validators catch most; a one-shot time already past is seen here
+            return {"started": bool(await _ask(ref, body.to_message()))}
+        except ValueError as exc:
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "schedule"), "msg": str(exc),
+                                           "input": body.schedule}]) from None
+
+    @api.get("/{name}/history", summary="The agent's recent executions", response_model=list[HistoryEntry],
+             responses=_NOT_FOUND)
+    async def get_history(ref: Agent, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
+        """The newest executions first (the last 100 are kept in memory)."""
         try:
-            message = Start(body.schedule, body.max_retries, body.run_immediately)
-        except ValueError as exc:  # the body validators catch these first; kept as a backstop
-            raise RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc),
-                                           "input": None}]) from None
-        return {"started": bool(await _ask(ref, message))}
+            return list(await ref.ask_async(GetHistory(limit)))
+        except AgentDeadError:
+            return ref.history(limit)  # a dead agent's last runs: answered at once
+
+    @api.post("/{name}/pause", summary="Pause the agent's schedule", dependencies=control,
+              responses=_CONTROL)
+    async def pause_agent(ref: Agent, body: Annotated[PauseBody, Depends(pause_body)]) -> dict[str, bool]:
+        """Stop ticking but keep the schedule; `{"changed": false}` when not running or already paused."""
+        return {"changed": bool(await _ask(ref, Pause(body.reason)))}
+
+    @api.post("/{name}/resume", summary="Resume the agent's schedule", dependencies=control,
+              responses=_CONTROL)
+    async def resume_agent(ref: Agent, _: Annotated[None, Depends(no_body)]) -> dict[str, bool]:
+        """Continue from the next due tick; `{"changed": false}` when it was not paused."""
+        return {"changed": bool(await _ask(ref, Resume()))}
 
     @api.post("/{name}/run", summary="Run the agent once now", dependencies=control,
               response_model=Started, responses=_CONTROL)
@@ -231,43 +259,6 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
 def _check_system(system: object) -> None:
     if not isinstance(system, ActorSystem):
         raise ArgumentTypeError(f"system must be an ActorSystem, not {type(system).__name__}: {shown(system)}")
-
-
-async def _parse_body(request: Request, model: type[_M], if_empty: _M | None) -> _M:
-    """Read and validate a JSON body; a 422 naming the problem (FastAPI's format) otherwise."""
-    raw = await request.body()
-    if not raw:
-        if if_empty is None:
-            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
-        return if_empty
-    content_type = request.headers.get("content-type", "")
-    media = content_type.partition(";")[0].strip().lower()
-    if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
-        # FastAPI's own default (strict_content_type) refuses these too.
-        raise RequestValidationError([{"type": "content_type", "loc": ("header", "content-type"), "input": content_type,
-                         "msg": f"the body must be JSON: send Content-Type: application/json, not {content_type!r}"}])
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError([
-            {**error, "loc": ("body", *error["loc"]), "input": _json_safe(error["input"])}
-            for error in exc.errors(include_url=False)
-        ]) from None
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` (parsed JSON) as the 422 answer can echo it: infinities as strings (``1e400``
-    parses to ``inf``, which JSON cannot carry) and bytes that are not UTF-8 decoded leniently;
-    either would otherwise turn the 422 into a 500."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, bytes):  # a body that is not UTF-8: FastAPI would decode it strictly (a 500)
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    return value
 
 
 async def _ask(ref: AgentRef, message: Message) -> Any:

@@ -10,44 +10,26 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
 from actors._validate import check_optional_seconds
 from actors._clock import Clock
-from actors.agent_actor import CANCEL_GRACE_S, RunNowMsg, StatsMsg, StopMsg, inside_agent
+from actors.agent_actor import CANCEL_GRACE_S, inside_agent
 from actors._dead_letters import DeadLetters
+from actors._translate import Message, check_message, translate
 from actors.errors import AgentDeadError
-from actors.messages import GetStats, RunNow, Start, Stop
+from actors.messages import GetHistory, GetStats
 from actors._loop_driver import running_loop
 from actors.runtime import Binding, answer_into
 
 __all__ = ["AgentPool", "AgentRef", "Message", "detach"]
 
 log = logging.getLogger("actors")
-Message = Start | Stop | RunNow | GetStats
-
 # Counters summed across a pool; success_rate and lateness are combined separately.
 _SUMMED = ("total_executions", "successful_executions", "failed_executions", "cancelled_executions",
-           "total_attempts", "retries", "skipped_ticks", "abandoned_runs", "restarts")
-
-
-def _internal(binding: Binding, message: Message, reply: Callable[[Any], None] | None) -> tuple[Any, bool]:
-    """Translate a public message; return (internal message, urgent)."""
-    if isinstance(message, Start):
-        return binding.actor.start_message(message, reply), True
-    if isinstance(message, Stop):
-        return StopMsg(None, reply), True
-    if isinstance(message, RunNow):
-        return RunNowMsg(reply), False
-    if isinstance(message, GetStats):
-        return StatsMsg(reply if reply is not None else _ignore), False
-    raise TypeError(f"not an actorsched message (Start, Stop, RunNow, GetStats): {message!r}")
-
-
-def _ignore(_: Any) -> None:
-    return None
+           "total_attempts", "retries", "skipped_ticks", "missed_ticks", "abandoned_runs", "restarts")
 
 
 class AgentRef:
@@ -85,10 +67,10 @@ class AgentRef:
         """Send ``message`` without waiting. To a dead agent it is a counted, logged dead letter."""
         binding = self._binding
         if binding is None or not self.is_alive:
-            _internal_check(message)
+            check_message(message)
             self._dead_letters.record(self._name, message)
             return
-        internal, urgent = _internal(binding, message, None)
+        internal, urgent = translate(binding.actor, message, None)
         if not binding.post(internal, urgent):
             self._dead_letters.record(self._name, message)
 
@@ -96,10 +78,10 @@ class AgentRef:
         """Send ``message`` and return a future of the answer; raises AgentDeadError if dead."""
         binding = self._binding
         if binding is None or not self.is_alive:
-            _internal_check(message)
+            check_message(message)
             raise AgentDeadError(f"agent {self._name!r} is dead")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        internal, urgent = _internal(binding, message, partial(answer_into, future))
+        internal, urgent = translate(binding.actor, message, partial(answer_into, future))
         if self._pending is None:
             self._pending = set()
         self._pending.add(future)
@@ -112,7 +94,8 @@ class AgentRef:
         """Send ``message`` and wait for the answer.
 
         ``Start`` -> ``True``/``False`` (already running); ``Stop`` -> final stats once stopped;
-        ``GetStats`` -> the stats dict; ``RunNow`` -> whether a run started. Raises
+        ``GetStats`` -> the stats dict; ``RunNow`` -> whether a run started; ``Pause`` /
+        ``Resume`` -> whether the state changed; ``GetHistory`` -> the newest runs first. Raises
         ``AgentDeadError`` at once for a dead agent and ``TimeoutError`` after ``timeout``. From
         the event loop that runs the agent use [`ask_async`][actors.AgentRef.ask_async]: blocking that loop would
         stall the very agent being asked.
@@ -165,6 +148,16 @@ class AgentRef:
         """The agent's last known stats, read without asking it (never blocks)."""
         return self._actor.snapshot()
 
+    def history(self, limit: int = 20, timeout: float | None = 5.0) -> list[dict[str, Any]]:
+        """The newest ``limit`` executions first; a dead agent's last ones (no AgentDeadError)."""
+        message = GetHistory(limit)
+        if not self.is_alive:
+            return self._actor.history(limit)
+        try:
+            return list(self.ask(message, timeout))
+        except AgentDeadError:
+            return self._actor.history(limit)
+
     def stats(self, timeout: float | None = 5.0) -> dict[str, Any]:
         """The agent's stats; a dead agent's last stats (no AgentDeadError)."""
         if not self.is_alive:
@@ -191,11 +184,6 @@ def _fail_pending(ref: AgentRef) -> None:
                 future.set_exception(AgentDeadError(f"agent {ref._name!r} died before answering"))
             except concurrent.futures.InvalidStateError:
                 pass
-
-
-def _internal_check(message: object) -> None:
-    if not isinstance(message, (Start, Stop, RunNow, GetStats)):
-        raise TypeError(f"not an actorsched message (Start, Stop, RunNow, GetStats): {message!r}")
 
 
 class AgentPool:

@@ -10,52 +10,28 @@ change days (croniter fires it twice on Europe/Berlin's fall-back day; see the a
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from functools import lru_cache
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
+from cronsim import CronSim
 
 from actors._validate import shown
 from actors.errors import ArgumentTypeError
 
-__all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "parse_schedule", "ACCEPTED_FORMS"]
+__all__ = ["ACCEPTED_FORMS", "AtSchedule", "CronSchedule", "DelaySchedule", "IntervalSchedule", "OneShot", "Schedule",
+           "fires_after", "fires_between",
+           "parse_schedule"]
 
 ACCEPTED_FORMS: Final = (
-    "'hourly', 'daily', 'weekly' (fixed intervals from start); "
-    "'@hourly', '@daily', '@weekly' (aligned to the wall clock); "
-    "'*/N' with an optional unit s|m|h|d ('*/30m'; bare '*/N' is seconds); "
-    "a positive number of seconds ('3600', '0.25'); "
-    "'every N <unit>' ('every 5 minutes', 'every 90s'); "
-    "'cron:M H DOM MON DOW' (5 fields, wall clock, in the configured timezone)"
+    "'every 5m', '90s', 'every 5 minutes', '*/30m' or a number of seconds (fixed intervals from start); "
+    "'hourly', 'daily', 'weekly' (the same); '@hourly', '@daily', '@weekly' (aligned to the wall clock); "
+    "'every day at 09:00', 'every weekday at 9:30', 'every weekend at 10am', 'every monday at 08:00' and "
+    "'cron:M H DOM MON DOW' (wall clock, in the configured timezone); 'at:2026-12-24 09:00' and "
+    "'in 20 minutes' (one run)"
 )
-
-_NAMED_INTERVALS: Final = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
-_CRON_ALIASES: Final = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"}
-_UNIT_SECONDS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_UNIT_WORDS: Final = {
-    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
-    "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
-    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
-    "d": "d", "day": "d", "days": "d",
-}
-_NUMBER: Final = r"((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)"
-_STAR_RE: Final = re.compile(rf"\*/\s*{_NUMBER}\s*([smhd]?)")
-_EVERY_RE: Final = re.compile(rf"every\s+(?:{_NUMBER}\s*)?([a-z]+)")
-_PLAIN_RE: Final = re.compile(r"[+]?(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
-
-
-# Below this an interval is not a schedule but a busy loop: 1e-300 "ran" 3,405 times a second
-# and counted a 300-digit number of skipped ticks. 1 ms is also asyncio's timer resolution.
-MIN_INTERVAL_S: Final = 0.001
-
-
-def _error(expr: object, reason: str) -> ValueError:
-    return ValueError(f"invalid schedule {shown(expr)}: {reason}. Accepted forms: {ACCEPTED_FORMS}")
-
+"""Every form of the grammar in one paragraph (the docs' Schedules page has it in full)."""
 
 @dataclass(frozen=True, slots=True)
 class IntervalSchedule:
@@ -133,17 +109,105 @@ class CronSchedule:
         raise ValueError(f"cron expression {self.expr!r} never fires")  # pragma: no cover
 
 
-Schedule = IntervalSchedule | CronSchedule
+@dataclass(frozen=True, slots=True)
+class DelaySchedule:
+    """One run ``seconds`` after the start (``in 20 minutes``), on the monotonic clock.
+
+    Attributes:
+        expr: The expression it was parsed from.
+        seconds: The delay.
+        clock: Always ``"monotonic"``.
+    """
+
+    expr: str
+    seconds: float
+    clock: Literal["monotonic"] = "monotonic"
+
+    def next_fire(self, now: float, anchor: float | None = None) -> float | None:
+        """Return ``anchor + seconds`` if that is after ``now``, else None (it has fired)."""
+        due = (now if anchor is None else anchor) + self.seconds
+        return due if due > now else None
 
 
-def _positive_seconds(expr: object, value: float) -> float:
-    if not math.isfinite(value):
-        raise _error(expr, "the interval must be finite")
-    if value <= 0:
-        raise _error(expr, "the interval must be greater than zero")
-    if value < MIN_INTERVAL_S:
-        raise _error(expr, f"the interval must be at least {MIN_INTERVAL_S * 1000:g} ms")
-    return value
+@dataclass(frozen=True, slots=True)
+class AtSchedule:
+    """One run at a wall-clock time (``at:2026-12-24 09:00``); a naive time is in ``tz``.
+
+    Attributes:
+        expr: The expression it was parsed from.
+        when: The time; naive means "in ``tz``".
+        tz: The zone of a naive ``when``; None means the local zone.
+        clock: Always ``"wall"``.
+    """
+
+    expr: str
+    when: datetime
+    tz: tzinfo | None = None
+    clock: Literal["wall"] = "wall"
+
+    def with_timezone(self, tz: tzinfo) -> AtSchedule:
+        """Return the same time with a naive ``when`` read in ``tz``."""
+        return AtSchedule(self.expr, self.when, tz)
+
+    def timestamp(self) -> float:
+        """The epoch time (``time.time()`` scale) of the run."""
+        if self.when.tzinfo is not None:
+            return self.when.timestamp()
+        tz = self.tz
+        if tz is None:
+            from actors.config import local_timezone
+
+            tz = local_timezone()
+        return self.when.replace(tzinfo=tz).timestamp()
+
+    def next_fire(self, now: float, anchor: float = 0.0) -> float | None:
+        """Return the run's epoch time if it is after ``now``, else None (it has fired)."""
+        ts = self.timestamp()
+        return ts if ts > now else None
+
+    def check_future(self, now: float) -> None:
+        """Raise ``ValueError`` if the time is not after ``now`` (a ``Start`` of a past time)."""
+        if self.timestamp() <= now:
+            raise ValueError(f"invalid schedule {self.expr!r}: that time has passed (it is "
+                             f"{datetime.fromtimestamp(now, self.when.tzinfo or self.tz).isoformat(' ', 'seconds')} now)")
+
+
+Schedule = IntervalSchedule | CronSchedule | DelaySchedule | AtSchedule
+OneShot = (DelaySchedule, AtSchedule)
+"""The kinds of schedule that fire once (then the schedule is ``finished``)."""
+
+
+def fires_between(schedule: Schedule, after: float, until: float, anchor: float, limit: int = 100_000) -> int:
+    """Count the fires in ``(after, until]`` (on the schedule's own clock), at most ``limit``.
+
+    ``limit`` bounds the walk of a cron schedule (an interval's count is arithmetic): a year of
+    a minutely cron job paused is 525,600 fires, ~10 s of cronsim. Used for the ticks a
+    pause or a stalled loop missed.
+    """
+    if until <= after:
+        return 0
+    if isinstance(schedule, IntervalSchedule):
+        first, last = math.floor((after - anchor) / schedule.seconds), math.floor((until - anchor) / schedule.seconds)
+        return min(limit, max(0, last - max(first, 0)))
+    if not isinstance(schedule, CronSchedule):  # a one-shot fires at most once
+        fire = schedule.next_fire(after, anchor)
+        return int(fire is not None and fire <= until)
+    count, fire = 0, schedule.next_fire(after)
+    while fire <= until and count < limit:
+        count += 1
+        fire = schedule.next_fire(fire)
+    return count
+
+
+def fires_after(schedule: Schedule, after: float, n: int, anchor: float) -> list[float]:
+    """The next ``n`` fire times strictly after ``after`` (fewer for a one-shot)."""
+    fires: list[float] = []
+    t: float | None = after
+    while len(fires) < n and t is not None:
+        t = schedule.next_fire(t, anchor)
+        if t is not None:
+            fires.append(t)
+    return fires
 
 
 def parse_schedule(expr: str | int | float, timezone: tzinfo | str | None = None) -> Schedule:
@@ -174,54 +238,10 @@ def parse_schedule(expr: str | int | float, timezone: tzinfo | str | None = None
         raise ArgumentTypeError(f"timezone must be an IANA name, a tzinfo or None, not {type(timezone).__name__}: "
                                 f"{shown(timezone)}")
     if isinstance(expr, bool) or not isinstance(expr, (str, int, float)):
-        raise ArgumentTypeError(
-            f"invalid schedule {shown(expr)}: must be a str (or a number of seconds), not {type(expr).__name__}. "
-            f"Accepted forms: {ACCEPTED_FORMS}"
-        )
-    if not isinstance(expr, str):
-        try:
-            seconds = float(expr)
-        except OverflowError:  # an int beyond float range
-            raise _error(expr, "the interval must be finite") from None
-        return IntervalSchedule(str(expr), _positive_seconds(expr, seconds))
-    return _parse_text(expr, timezone)
+        raise ArgumentTypeError(f"invalid schedule {shown(expr)}: must be a str (or a number of seconds), "
+                                f"not {type(expr).__name__} (all forms: docs/schedules.md)")
+    from actors._grammar import parse_number, parse_text  # the grammar builds the schedules defined here
+
+    return parse_text(expr, timezone) if isinstance(expr, str) else parse_number(expr)
 
 
-# Schedules are frozen, so 100,000 agents told Start("hourly") share one: a parse and an
-# object per agent saved (errors are not cached: they raise again each time).
-@lru_cache(maxsize=512)
-def _parse_text(expr: str, timezone: tzinfo | None) -> Schedule:
-    text = expr.strip().lower()
-    if not text:
-        raise _error(expr, "it is empty")
-    if text in _NAMED_INTERVALS:
-        return IntervalSchedule(expr, _NAMED_INTERVALS[text])
-    if text in _CRON_ALIASES:
-        return CronSchedule(expr, _CRON_ALIASES[text], timezone)
-    if text.startswith("cron:"):
-        fields = " ".join(expr.strip()[5:].split())
-        if len(fields.split()) != 5:
-            raise _error(expr, f"cron needs exactly 5 fields (M H DOM MON DOW), got {len(fields.split())}")
-        try:
-            CronSim(fields, datetime(2000, 1, 1))
-        except CronSimError as exc:
-            raise _error(expr, f"bad cron expression ({exc})") from None
-        return CronSchedule(expr, fields, timezone)
-    if match := _STAR_RE.fullmatch(text):
-        number, unit = match.groups()
-        return IntervalSchedule(expr, _positive_seconds(expr, float(number) * _UNIT_SECONDS[unit or "s"]))
-    if match := _EVERY_RE.fullmatch(text):
-        number, word = match.groups()
-        unit = _UNIT_WORDS.get(word)
-        if unit is None:
-            raise _error(expr, f"unknown unit {word!r} (use seconds, minutes, hours or days)")
-        return IntervalSchedule(expr, _positive_seconds(expr, float(number or 1) * _UNIT_SECONDS[unit]))
-    if text in {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}:
-        raise _error(expr, "the interval must be finite")
-    if _PLAIN_RE.fullmatch(text):
-        return IntervalSchedule(expr, _positive_seconds(expr, float(text)))
-    if text.startswith("-") and _PLAIN_RE.fullmatch(text[1:]):
-        raise _error(expr, "the interval must be greater than zero")
-    if len(text.split()) == 5:
-        raise _error(expr, "cron expressions need the 'cron:' prefix, e.g. 'cron:" + expr.strip() + "'")
-    raise _error(expr, "not a recognised form")

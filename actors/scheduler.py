@@ -8,89 +8,21 @@ retry and stop logic lives once, in the actor and its loop side.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from actors._validate import check_optional_seconds
-from actors.agent import check_callbacks, resolve_agent
-from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
-from actors.config import SchedulerConfig
 from actors._loop_driver import LoopDriver
-from actors.messages import Start
+from actors._scheduler_base import _STATS_WAIT_S, SchedulerBase
+from actors._validate import check_optional_seconds
+from actors.agent_actor import inside_agent
+from actors.options import CatchUp, Overlap
 from actors.runtime import Binding
 from bridge import LoopThread
 
 __all__ = ["AgentScheduler", "AsyncAgentScheduler"]
 
-Callback = Callable[..., Any] | None
-# An actor answers in microseconds; this only bounds a wait on a wedged worker.
-_STATS_WAIT_S = 5.0
 
-
-class _SchedulerBase:
-    _prefer_async: ClassVar[bool]
-
-    def _setup(self, agent: Any, task: Any, config: Mapping[str, Any] | None, on_success: Callback,
-               on_failure: Callback) -> None:
-        cfg = SchedulerConfig.from_mapping(config)
-        call = resolve_agent(agent, prefer_async=self._prefer_async)
-        check_callbacks(on_success, on_failure)
-        self._actor = AgentActor(call, task, cfg, cfg.name or call.label, on_success, on_failure)
-        self._lock = threading.Lock()
-        self._binding: Binding | None = None
-
-    def __repr__(self) -> str:
-        state = "running" if self.is_running else "stopped"
-        return f"<{type(self).__name__} {self.name!r} {self._actor.call.kind} {state}>"
-
-    @property
-    def name(self) -> str:
-        """The agent's name (``config['name']``, else derived from the agent)."""
-        return self._actor.name
-
-    @property
-    def kind(self) -> str:
-        """``"async"`` if the agent is awaited on a loop, ``"sync"`` if it runs in a thread."""
-        return self._actor.call.kind
-
-    @property
-    def is_running(self) -> bool:
-        """True from a successful ``start()`` until ``stop()`` is called."""
-        binding = self._binding
-        return binding is not None and not binding.stop_requested and not self._actor.dead and not binding.loop_closed
-
-    def _start_message(self, schedule_expr: str, max_retries: int, run_immediately: bool) -> StartMsg:
-        # Start validates: ValueError (a TypeError too for a wrong type).
-        return self._actor.start_message(Start(schedule_expr, max_retries, run_immediately))
-
-    def _stopping_from_inside(self, binding: Binding, timeout: float | None) -> bool:
-        """A stop from the agent's own run or callback, or from its loop thread, cannot wait."""
-        if inside_agent.get() is not self._actor and threading.current_thread() is not getattr(
-            binding.loop_thread, "thread", None
-        ):
-            return False
-        binding.request_stop(timeout)
-
-        def stop_and_forget() -> None:
-            binding.stop_sync(timeout)
-            self._forget(binding)
-
-        threading.Thread(target=stop_and_forget, name="actorsched-stopper", daemon=True).start()
-        return True
-
-    def _run_now(self) -> bool:
-        binding = self._binding
-        return (binding is not None and not binding.stop_requested and not binding.loop_closed
-                and binding.post(RunNowMsg()))
-
-    def _forget(self, binding: Binding) -> None:
-        with self._lock:
-            if self._binding is binding:
-                self._binding = None
-
-
-class AsyncAgentScheduler(_SchedulerBase):
+class AsyncAgentScheduler(SchedulerBase):
     """Run an agent on a schedule from asyncio code.
 
     Construct it anywhere (nothing is created before the first ``start()``); it binds to the
@@ -121,15 +53,24 @@ class AsyncAgentScheduler(_SchedulerBase):
         """
         self._setup(agent, task, config, on_success, on_failure)
 
-    async def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
+    async def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False, *,
+                    overlap: Overlap | str = Overlap.SKIP, catch_up: CatchUp | str = CatchUp.ONCE, jitter: float = 0.0,
+                    max_runs: int | None = None, pause_after_failures: int | None = None) -> bool:
         """Start the schedule; ``False`` if already running. Never waits for the agent.
 
         If another caller's ``stop()`` is still in progress, this waits for it to finish and
         then starts (calls take effect in order); from the agent's own run it answers ``False``.
+        A schedule that finished by itself (``max_runs``, a one-shot) starts again.
 
-        Raises ``ValueError`` for a bad expression or ``max_retries < 1``.
+        The keyword options are [`Start`][actors.Start]'s (see
+        [schedule control](schedule-control.md)). Raises ``ValueError`` for a bad expression,
+        ``max_retries < 1`` or a bad option, naming the value.
         """
-        message = self._start_message(schedule_expr, max_retries, run_immediately)
+        message = self._start_message(schedule_expr, max_retries, run_immediately, dict(
+            overlap=overlap, catch_up=catch_up, jitter=jitter, max_runs=max_runs, pause_after_failures=pause_after_failures))
+        restarted = self._restart_finished(message)
+        if restarted is not None:
+            return bool(await asyncio.wrap_future(restarted))
         while True:
             with self._lock:
                 old = self._binding
@@ -166,6 +107,27 @@ class AsyncAgentScheduler(_SchedulerBase):
         """
         return self._run_now()
 
+    async def pause(self, reason: str = "") -> bool:
+        """Stop ticking but keep the schedule; ``False`` if not running or already paused.
+
+        Waits end and an in-flight run may finish, by the stop rules; ticks that fall while
+        paused are counted in ``missed_ticks`` and never run.
+        """
+        future = self._ask_pause(reason)
+        return False if future is None else bool(await asyncio.wrap_future(future))
+
+    async def resume(self) -> bool:
+        """Continue a paused schedule from its next due tick; ``False`` if it was not paused."""
+        future = self._ask_resume()
+        return False if future is None else bool(await asyncio.wrap_future(future))
+
+    async def get_history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest ``limit`` executions first (the last 100 are kept), each a dict."""
+        future = self._ask_history(limit)
+        if future is None:
+            return self._actor.history(limit)
+        return list(await asyncio.wrap_future(future))
+
     async def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""
         binding = self._binding
@@ -179,7 +141,7 @@ class AsyncAgentScheduler(_SchedulerBase):
         return await asyncio.wrap_future(future)
 
 
-class AgentScheduler(_SchedulerBase):
+class AgentScheduler(SchedulerBase):
     """Run an agent on a schedule from plain sync code.
 
     ``start()`` returns at once and the agent runs in the background: sync agents in threads,
@@ -209,15 +171,24 @@ class AgentScheduler(_SchedulerBase):
         """
         self._setup(agent, task, config, on_success, on_failure)
 
-    def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False) -> bool:
+    def start(self, schedule_expr: str, max_retries: int = 3, run_immediately: bool = False, *,
+              overlap: Overlap | str = Overlap.SKIP, catch_up: CatchUp | str = CatchUp.ONCE, jitter: float = 0.0,
+              max_runs: int | None = None, pause_after_failures: int | None = None) -> bool:
         """Start the schedule; ``False`` if already running. Never waits for the agent.
 
         If another caller's ``stop()`` is still in progress, this waits for it to finish and
         then starts (calls take effect in order); from the agent's own run it answers ``False``.
+        A schedule that finished by itself (``max_runs``, a one-shot) starts again.
 
-        Raises ``ValueError`` for a bad expression or ``max_retries < 1``.
+        The keyword options are [`Start`][actors.Start]'s (see
+        [schedule control](schedule-control.md)). Raises ``ValueError`` for a bad expression,
+        ``max_retries < 1`` or a bad option, naming the value.
         """
-        message = self._start_message(schedule_expr, max_retries, run_immediately)
+        message = self._start_message(schedule_expr, max_retries, run_immediately, dict(
+            overlap=overlap, catch_up=catch_up, jitter=jitter, max_runs=max_runs, pause_after_failures=pause_after_failures))
+        restarted = self._restart_finished(message)
+        if restarted is not None:
+            return bool(self._wait(restarted, "start()"))
         while True:
             with self._lock:
                 old = self._binding
@@ -261,6 +232,34 @@ class AgentScheduler(_SchedulerBase):
         A run already in flight is not stacked on: the request is counted in ``skipped_ticks``.
         """
         return self._run_now()
+
+    def pause(self, reason: str = "") -> bool:
+        """Stop ticking but keep the schedule; ``False`` if not running or already paused.
+
+        Waits end and an in-flight run may finish, by the stop rules; ticks that fall while
+        paused are counted in ``missed_ticks`` and never run.
+        """
+        future = self._ask_pause(reason)
+        return False if future is None else bool(self._wait(future, "pause()"))
+
+    def resume(self) -> bool:
+        """Continue a paused schedule from its next due tick; ``False`` if it was not paused."""
+        future = self._ask_resume()
+        return False if future is None else bool(self._wait(future, "resume()"))
+
+    def get_history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest ``limit`` executions first (the last 100 are kept), each a dict."""
+        future = self._ask_history(limit)
+        return self._actor.history(limit) if future is None else list(self._wait(future, "get_history()"))
+
+    def _wait(self, future: Any, what: str) -> Any:
+        binding = self._binding
+        if binding is not None and binding.served_here():
+            return self._answer_here(future, what)
+        try:
+            return future.result(_STATS_WAIT_S)
+        except TimeoutError:
+            raise TimeoutError(f"agent {self.name!r} did not answer {what} within {_STATS_WAIT_S}s") from None
 
     def get_stats(self) -> dict[str, Any]:
         """Return the stats dict (answered even while a run is in flight)."""

@@ -25,6 +25,8 @@ class Stats:
     total_attempts: int = 0
     retries: int = 0
     skipped_ticks: int = 0
+    missed_ticks: int = 0
+    consecutive_failures: int = 0
     abandoned_runs: int = 0
     restarts: int = 0
     last_run_at: float | None = None
@@ -74,11 +76,13 @@ class Stats:
     def succeeded(self) -> None:
         """The execution ended with a successful attempt."""
         self.successful_executions += 1
+        self.consecutive_failures = 0
         self.in_flight = False
 
     def failed(self, error: BaseException) -> None:
         """The execution ended with every attempt failed; ``error`` is the last one."""
         self.failed_executions += 1
+        self.consecutive_failures += 1
         self.last_error = repr(error)
         self.in_flight = False
 
@@ -88,8 +92,13 @@ class Stats:
         self.in_flight = False
 
     def skipped(self, n: int = 1) -> None:
-        """``n`` ticks (or RunNow requests) fell while a run was in flight and did not stack."""
+        """``n`` ticks (or RunNow requests) fell while a run was in flight and did not start one
+        (the overlap policy)."""
         self.skipped_ticks += n
+
+    def missed(self, n: int = 1) -> None:
+        """``n`` ticks fell while nothing could run them (paused, a stalled loop): never run."""
+        self.missed_ticks += n
 
     def runtime_seconds(self, now_mono: float) -> float:
         """Seconds since the last start, frozen at stop; 0.0 if never started."""
@@ -113,6 +122,8 @@ class Stats:
             "total_attempts": self.total_attempts,
             "retries": self.retries,
             "skipped_ticks": self.skipped_ticks,
+            "missed_ticks": self.missed_ticks,
+            "consecutive_failures": self.consecutive_failures,
             "abandoned_runs": self.abandoned_runs,
             "restarts": self.restarts,
             "last_run_at": self.last_run_at,

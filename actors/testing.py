@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -65,9 +66,12 @@ class VirtualClock(VirtualTimers):
             now. Its monotonic time starts at 0.
         settle_timeout: real seconds ``advance`` waits for the runs it started before it
             raises ``TimeoutError`` naming the cause (an agent waiting on real time).
+        seed: seeds the random draws of tick jitter and backoff jitter, so a test that uses
+            them gives the same history every time.
     """
 
-    def __init__(self, start: float | datetime | None = None, *, settle_timeout: float = _SETTLE_LIMIT_S) -> None:
+    def __init__(self, start: float | datetime | None = None, *, settle_timeout: float = _SETTLE_LIMIT_S,
+                 seed: int = 0) -> None:
         if start is None:
             wall = time.time()
         elif isinstance(start, datetime):
@@ -82,6 +86,9 @@ class VirtualClock(VirtualTimers):
             raise ValueError(f"start must be a date between the years 1 and 9999, got {start!r}") from None
         self._wall0 = wall
         self._settle_timeout = check_seconds("settle_timeout", settle_timeout, allow_zero=False)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, not {type(seed).__name__}: {seed!r}")
+        self._random = random.Random(seed)
         super().__init__()
         self._advancing = threading.Lock()
 
@@ -89,6 +96,11 @@ class VirtualClock(VirtualTimers):
         return f"<VirtualClock t={self._mono:.3f}s now={datetime.fromtimestamp(self.now()).isoformat()}>"
 
     # -- reading time ---------------------------------------------------------------------
+    def random(self) -> float:
+        """A float in ``[0, 1)`` from this clock's own generator (``seed``): jitter and backoff
+        draw the same delays each time a test runs."""
+        return self._random.random()
+
     def monotonic(self) -> float:
         """Virtual seconds since the clock was made."""
         return self._mono
@@ -175,6 +187,25 @@ class VirtualClock(VirtualTimers):
         await self._arun_to(target, _never)
         with self._cond:
             self._mono = max(self._mono, target)
+
+    def stall(self, seconds: float) -> None:
+        """Let ``seconds`` pass as if the process were frozen (a blocked event loop, a
+        suspended machine): nothing due in the span runs on time; then everything due runs at
+        once, late, in due order, as after a real stall. Tests ``catch_up`` and missed ticks."""
+        seconds = check_seconds("seconds", seconds)
+        if running_loop() is not None:
+            raise RuntimeError("stall() would block this event loop, which may run the agents: use await clock.astall()")
+        with self._advancing:
+            with self._cond:
+                self._mono += seconds
+            self._run_to(self._mono, _never)
+
+    async def astall(self, seconds: float) -> None:
+        """[`stall`][actors.testing.VirtualClock.stall] from a coroutine."""
+        seconds = check_seconds("seconds", seconds)
+        with self._cond:
+            self._mono += seconds
+        await self._arun_to(self._mono, _never)
 
     def run_until(self, done: Callable[[], bool], seconds: float) -> None:
         """Let up to ``seconds`` of virtual time pass until ``done()``: the runtime's waits (a

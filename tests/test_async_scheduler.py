@@ -107,7 +107,7 @@ def test_bad_start_arguments_raise_value_error(expr: str, kwargs: dict[str, Any]
 @pytest.mark.timeout(10)
 def test_bad_expression_message_names_it_and_lists_forms() -> None:
     async def main() -> None:
-        with pytest.raises(ValueError, match=r"'every fortnight'.*Accepted forms"):
+        with pytest.raises(ValueError, match=r"'every fortnight'.*closest forms"):
             await AsyncAgentScheduler(Recorder(), "t").start("every fortnight")
 
     run(main)

@@ -153,7 +153,8 @@ def test_agents_run_on_the_server_loop_and_http_controls_them(logs: pytest.LogCa
         assert [s["name"] for s in listing.json()] == ["news", "digest"]
         assert [s["kind"] for s in listing.json()] == ["async", "sync"]
         assert client.get("/openapi.json").json()["paths"].keys() == {
-            "/agents", "/agents/{name}", "/agents/{name}/start", "/agents/{name}/run", "/agents/{name}/stop"}
+            "/agents", "/agents/{name}", "/agents/{name}/start", "/agents/{name}/run", "/agents/{name}/stop",
+            "/agents/{name}/history", "/agents/{name}/pause", "/agents/{name}/resume"}
 
         # The async agent, started at startup, is awaited on uvicorn's own loop.
         wait_until(lambda: app.news.calls >= 3)
@@ -537,7 +538,8 @@ def test_openapi_declares_the_bearer_scheme_every_error_and_typed_stats(logs: py
         start_body = posts[0]["requestBody"]
         assert start_body["required"] is True
         start_schema = schema(openapi, start_body["content"]["application/json"]["schema"])
-        assert start_schema["properties"].keys() == {"schedule", "max_retries", "run_immediately"}
+        assert start_schema["properties"].keys() == {"schedule", "max_retries", "run_immediately", "overlap", "catch_up",
+                                                     "jitter", "max_runs", "pause_after_failures"}
         assert start_schema["required"] == ["schedule"] and start_schema["additionalProperties"] is False
 
         # The GET routes answer through the models: every key of the runtime's stats, same values.
@@ -632,7 +634,7 @@ def test_router_refuses_to_open_the_control_api_without_a_token(monkeypatch: pyt
     monkeypatch.setenv("ACTORSCHED_TOKEN", "from-env")
     paths = {getattr(route, "path", None) for route in router(system).routes}
     assert paths == {"/agents", "/agents/{name}", "/agents/{name}/start", "/agents/{name}/run",
-                     "/agents/{name}/stop"}
+                     "/agents/{name}/stop", "/agents/{name}/history", "/agents/{name}/pause", "/agents/{name}/resume"}
 
 
 @pytest.mark.timeout(10)

@@ -215,7 +215,7 @@ def test_snapshot_is_a_copy() -> None:
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("expr", ["bogus", "", "0", "-5", "nan", "* * * * *"])
 def test_start_with_bad_schedule_raises_value_error(expr: str) -> None:
-    with pytest.raises(ValueError, match="Accepted forms"):
+    with pytest.raises(ValueError, match="closest forms"):
         Start(expr)
 
 
