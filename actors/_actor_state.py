@@ -123,6 +123,7 @@ class ActorState:
         self._stop_timeout = config.stop_timeout
         self._stop_deadline_at: float | None = None  # the stop's grace deadline, while one waits
         self._queued_start: StartMsg | None = None
+        self._queued_pause: str | None = None  # a Pause told after that held Start: applied with it
         self._next_tick_at: float | None = None  # wall time of the next tick (next_run_at outside backoff)
         self._final = False  # a final stop arrived: the runtime goes away, nothing starts again
         self._ports: Ports = DETACHED  # the runtime serving the actor (see bind())

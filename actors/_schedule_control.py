@@ -152,8 +152,11 @@ class ScheduleControl(StopProtocol):
 
     # -- pause / resume / history ---------------------------------------------------------
     def _on_pause(self, msg: PauseMsg) -> None:
-        changed = self._running and not self._paused and not self._stopping
-        if changed:
+        held = self._queued_start is not None  # a Start told after the stop in progress: pause it
+        changed = (self._running and not self._paused and not self._stopping) or (held and self._queued_pause is None)
+        if changed and held:
+            self._queued_pause = msg.reason
+        elif changed:
             self._pause(msg.reason)
         if msg.reply is not None:
             msg.reply(changed)
@@ -176,8 +179,10 @@ class ScheduleControl(StopProtocol):
         self._wind_down()
 
     def _on_resume(self, msg: ResumeMsg) -> None:
-        changed = self._paused and self._running
-        if changed:
+        changed = (self._paused and self._running) or self._queued_pause is not None
+        if self._queued_pause is not None:
+            self._queued_pause = None
+        elif changed:
             self._resume()
         if msg.reply is not None:
             msg.reply(changed)

@@ -33,6 +33,7 @@ class StopProtocol(ActorState):
     """Stopping an agent actor (see the module docstring)."""
 
     def _drop_queued_start(self) -> None:
+        self._queued_pause = None
         queued, self._queued_start = self._queued_start, None
         if queued is not None and queued.reply is not None:
             queued.reply(False)
@@ -120,6 +121,9 @@ class StopProtocol(ActorState):
     def _drop_waiting_runs(self) -> None:
         raise NotImplementedError  # ScheduleControl
 
+    def _pause(self, reason: str) -> None:
+        raise NotImplementedError  # ScheduleControl
+
     def _maybe_finish_stop(self) -> None:
         if not self._stopping or self._execution is not None or self._pending_callbacks:
             return
@@ -128,8 +132,11 @@ class StopProtocol(ActorState):
         self._ports.close()
         self._reply_stopped()
         queued, self._queued_start = self._queued_start, None
+        pause, self._queued_pause = self._queued_pause, None
         if queued is not None:
             self._on_start(queued)
+            if pause is not None and self._running:
+                self._pause(pause)
 
     def _reply_stopped(self) -> None:
         # The stopper tears the loop side down as soon as it hears back: the task cancellations

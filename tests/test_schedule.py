@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.schedule import CronSchedule, IntervalSchedule, parse_schedule
+from actors.schedule import AtSchedule, CronSchedule, DelaySchedule, IntervalSchedule, parse_schedule
 
 FAST = settings(
     max_examples=400,
@@ -527,3 +527,56 @@ def test_wrong_types_are_both_value_and_type_errors(value: object) -> None:
 @pytest.mark.timeout(10)
 def test_interval_next_fire_defaults_its_anchor_to_now() -> None:
     assert parse_schedule("every 90s").next_fire(1000.0) == 1090.0
+
+
+# --------------------------------------------------------------------------- calendar forms, durations, one-shots
+
+CALENDAR = [("every day at 09:00", "0 9 * * *"), ("every weekday at 9:30", "30 9 * * 1-5"),
+            ("every weekend at 10am", "0 10 * * 0,6"), ("every monday at 08:00", "0 8 * * 1"),
+            ("every fri at 5:15pm", "15 17 * * 5"), ("every sundays at 12am", "0 0 * * 0")]
+ZONES = [BERLIN, NEW_YORK, UTC, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Asia/Kolkata")]
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CALENDAR), st.sampled_from(ZONES), st.floats(min_value=1.6e9, max_value=2.0e9))
+def test_calendar_forms_fire_exactly_as_their_cron_forms_in_every_zone(
+        pair: tuple[str, str], zone: ZoneInfo, now: float) -> None:
+    words, fields = pair
+    ours, theirs = cron(words, zone), cron(f"cron:{fields}", zone)
+    assert ours.fields == fields
+    a = b = now
+    for _ in range(5):  # across DST changes too: the walk spans weeks
+        a, b = ours.next_fire(a), theirs.next_fire(b)
+        assert a == b
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("expr", "seconds"), [("1s", 1), ("5m", 300), ("2h", 7200), ("1.5 hours", 5400),
+                                               ("90 seconds", 90), ("every 1s", 1), ("1d", 86400)])
+def test_durations_as_users_type_them(expr: str, seconds: float) -> None:
+    assert interval(expr).seconds == seconds
+
+
+@pytest.mark.timeout(30)
+def test_one_shots() -> None:
+    delay = parse_schedule("in 20 minutes")
+    assert isinstance(delay, DelaySchedule) and delay.next_fire(100.0, 100.0) == 1300.0
+    assert delay.next_fire(1300.0, 100.0) is None
+    at = parse_schedule("at:2026-12-24 09:00", timezone=BERLIN)
+    assert isinstance(at, AtSchedule)
+    assert at.next_fire(0.0) == epoch(BERLIN, 2026, 12, 24, 9)
+    assert parse_schedule("at:2026-12-24T08:00Z").next_fire(0.0) == epoch(UTC, 2026, 12, 24, 8)
+    with pytest.raises(ValueError, match="passed"):
+        at.check_future(epoch(BERLIN, 2026, 12, 24, 9))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("expr", ["every day at 25:00", "every day at 13pm", "every fortnight at 9:00",
+                                  "at:tomorrow", "in forever", "1e-9", "evry 5m", "bogus"])
+def test_bad_forms_are_one_short_line_naming_the_expression_and_close_forms(expr: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_schedule(expr)
+    message = str(info.value)
+    assert repr(expr) in message and "closest forms" in message and len(message) < 250 and "\n" not in message

@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, GetStats, RunNow, Start, Stop
+from actors import (
+    ActorSystem, AgentScheduler, AsyncAgentScheduler, GetHistory, GetStats, Pause, Resume, RunNow, Start, Stop,
+)
 from actors.testing import VirtualClock
 
 T = TypeVar("T")
@@ -55,7 +57,18 @@ class FlakyAgent:
 
 def ticks_seen(stats: dict[str, Any]) -> int:
     """Ticks that reached the agent: each started an execution or was skipped during one."""
-    return int(stats["total_attempts"] - stats["retries"] + stats["skipped_ticks"])
+    return int(stats["total_attempts"] - stats["retries"] + stats["skipped_ticks"] + stats["missed_ticks"])
+
+
+def check_history(stats: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """The history and the counters agree (every execution has an entry; 100 are kept)."""
+    ended = stats["total_executions"] + stats["cancelled_executions"]
+    assert len(history) == min(ended, 100)
+    if ended <= 100:
+        for outcome, key in (("succeeded", "successful_executions"), ("failed", "failed_executions"),
+                             ("cancelled", "cancelled_executions")):
+            assert sum(1 for entry in history if entry["outcome"] == outcome) == stats[key]
+    assert [e["run_id"] for e in history] == sorted((e["run_id"] for e in history), reverse=True)
 
 
 def check_counts(stats: dict[str, Any], settled: bool) -> None:
@@ -89,6 +102,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         super().__init__()
         self.threads_before = set(threading.enumerate())
         self.running = False
+        self.paused = False
         self.period = 0.0  # of the schedule running, when one is
         self.clock = VirtualClock()
         config = {**CONFIG, "clock": self.clock}
@@ -118,12 +132,13 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert started is (not self.running)
         if started:
             self.period = PERIODS[expr]
+            self.paused = False
         self.running = True
 
     @rule()
     def stop(self) -> None:
         assert self.call(self.scheduler.stop()) is True
-        self.running = False
+        self.running = self.paused = False
         stats = self.call(self.scheduler.get_stats())
         assert stats["is_running"] is False and stats["next_run_at"] is None
         check_counts(stats, settled=True)
@@ -136,7 +151,26 @@ class SchedulerMachine(RuleBasedStateMachine):
     def get_stats(self) -> None:
         stats = self.call(self.scheduler.get_stats())
         assert stats["is_running"] is self.running
+        assert (stats["state"] == "paused") is self.paused
         check_counts(stats, settled=not self.running)
+
+    @rule(reason=st.sampled_from(["", "deploy"]))
+    def pause(self, reason: str) -> None:
+        assert self.call(self.scheduler.pause(reason)) is (self.running and not self.paused)
+        self.paused = self.running
+        if self.paused:
+            assert self.call(self.scheduler.get_stats())["paused_reason"] is not None
+
+    @rule()
+    def resume(self) -> None:
+        assert self.call(self.scheduler.resume()) is self.paused
+        self.paused = False
+
+    @rule(limit=st.sampled_from([1, 5, 100]))
+    def get_history(self, limit: int) -> None:
+        history = self.call(self.scheduler.get_history(100))
+        check_history(self.call(self.scheduler.get_stats()), history)
+        assert self.call(self.scheduler.get_history(limit)) == history[:limit]
 
     @rule(seconds=PAUSES)
     def let_time_pass(self, seconds: float) -> None:
@@ -148,6 +182,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         before = self.call(self.scheduler.get_stats())
         self.clock.advance(1.5 * self.period if self.running else 10.0)
         after = self.call(self.scheduler.get_stats())
+        check_history(after, self.call(self.scheduler.get_history(100)))
         if self.running:
             assert ticks_seen(after) > ticks_seen(before)
         else:  # stopped: nothing runs, however long
@@ -200,6 +235,7 @@ class SystemMachine(RuleBasedStateMachine):
         self.ref = self.system.spawn(agent.arun if self.use_async_agent else agent.run, task="t", name="x",
                                      config=CONFIG)
         self.running = False
+        self.paused = False
         self.period = 0.0
 
     def ask(self, message: Any) -> Any:
@@ -214,6 +250,7 @@ class SystemMachine(RuleBasedStateMachine):
         """A Start took effect (the model says it is not running when it arrives)."""
         if not self.running:
             self.period = PERIODS[expr]
+            self.paused = False
         self.running = True
 
     @rule(expr=SCHEDULES, now=st.booleans())
@@ -224,7 +261,7 @@ class SystemMachine(RuleBasedStateMachine):
     @rule()
     def tell_stop(self) -> None:
         self.ref.tell(Stop())
-        self.running = False
+        self.running = self.paused = False
 
     @rule()
     def tell_run_now(self) -> None:
@@ -239,10 +276,29 @@ class SystemMachine(RuleBasedStateMachine):
     def ask_stop(self) -> None:
         final = self.ask(Stop())
         assert final["is_running"] is False
-        self.running = False
+        self.running = self.paused = False
         stats = self.ask(GetStats())
         assert stats["is_running"] is False and stats["state"] == "stopped"
         check_counts(stats, settled=True)
+
+    @rule()
+    def ask_pause(self) -> None:
+        assert self.ask(Pause("drill")) is (self.running and not self.paused)
+        self.paused = self.running
+
+    @rule()
+    def ask_resume(self) -> None:
+        assert self.ask(Resume()) is self.paused
+        self.paused = False
+
+    @rule()
+    def ask_history(self) -> None:
+        before = self.ask(GetStats())
+        history = self.ask(GetHistory(100))
+        after = self.ask(GetStats())
+        ended = ("total_executions", "cancelled_executions")
+        if all(before[key] == after[key] for key in ended):  # no run ended between the asks
+            check_history(after, history)
 
     @rule(seconds=PAUSES)
     def let_time_pass(self, seconds: float) -> None:
