@@ -322,3 +322,18 @@ def test_every_failed_attempt_gets_a_line_even_between_two_polls() -> None:
     assert "attempt 2 of 4 failed" in missed and "attempt 3 of 4 failed: E('3'); retrying in ~20.0s" in shown
     assert board.observe(_stats("running", retries=3, error="E('3')"), now=29.0) == []
     assert "running attempt 4 of 4" in board.line(now=29.0)
+
+
+@pytest.mark.timeout(30)
+def test_start_options_on_the_command_line_and_max_runs_ends_the_command(workdir: Path) -> None:
+    done = subprocess.run(cli("run", "myagents:news", "--every", "0.05", "--task", "AI",
+                              "--max-runs", "2", "--overlap", "queue_one", "--catch-up", "all", "--jitter", "0.01",
+                              "--json"), cwd=workdir, capture_output=True, text=True, timeout=25)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    assert stats["total_executions"] == 2 and stats["successful_executions"] == 2
+    for bad, word in ((["--overlap", "sometimes"], "sometimes"), (["--max-runs", "0"], "max_runs"),
+                      (["--every", "at:2020-01-01 09:00"], "passed")):
+        args = ["run", "myagents:news", "--every", "1s", "--task", "AI", *bad]
+        refused = subprocess.run(cli(*args), cwd=workdir, capture_output=True, text=True, timeout=25)
+        assert refused.returncode == 2 and word in refused.stderr and "Traceback" not in refused.stderr
