@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from actors._validate import shown
+from actors._validate import check_int, shown
 from actors.errors import ArgumentTypeError
 
 __all__ = ["CATCH_UP_LIMIT", "CatchUp", "Overlap", "StartOptions", "catch_up_plan"]
@@ -50,13 +50,7 @@ def _choice(name: str, kind: type[enum.StrEnum], value: object) -> enum.StrEnum:
 
 
 def _optional_count(name: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ArgumentTypeError(f"{name} must be an int >= 1 or None, not {type(value).__name__}: {shown(value)}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1 or None, got {shown(value)}")
-    return value
+    return None if value is None else check_int(name, value, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)
