@@ -15,7 +15,7 @@ from actors.agent import check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
 from actors.config import SchedulerConfig
 from actors.messages import Pause, Start
-from actors.runtime import Binding, answer_into
+from actors.runtime import Binding
 
 __all__ = ["SchedulerBase"]
 
@@ -67,20 +67,18 @@ class SchedulerBase:
     def _restart_finished(self, message: StartMsg) -> concurrent.futures.Future[Any] | None:
         """A schedule that finished by itself (max_runs, a one-shot) starts again on the same
         binding: the future of the actor's answer, or None if it has not finished."""
-        binding = self._binding
-        if binding is None or not self._actor.finished or binding.stop_requested or binding.loop_closed:
+        if not self._actor.finished:
             return None
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        message.reply = partial(answer_into, future)
-        return future if binding.post(message, urgent=True) else None
+        return self._ask(partial(_replying, message), urgent=True)
 
-    def _ask(self, make: Callable[[Callable[[Any], None]], Any], urgent: bool = False) -> concurrent.futures.Future[Any] | None:
-        """Post ``make(reply)`` to the running actor; None if nothing serves it."""
+    def _ask(self, make: Callable[[Callable[[Any], None]], Any], urgent: bool = False,
+             while_stopping: bool = False) -> concurrent.futures.Future[Any] | None:
+        """Post ``make(reply)`` to the actor; None if nothing serves it (or, unless
+        ``while_stopping``, if it is being stopped)."""
         binding = self._binding
-        if binding is None or binding.stop_requested or binding.loop_closed:
+        if binding is None or (not while_stopping and (binding.stop_requested or binding.loop_closed)):
             return None
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        return future if binding.post(make(partial(answer_into, future)), urgent) else None
+        return binding.ask(make, urgent)
 
     def _ask_pause(self, reason: str) -> concurrent.futures.Future[Any] | None:
         reason = Pause(reason).reason  # validates: a reason must be a str
@@ -91,11 +89,7 @@ class SchedulerBase:
 
     def _ask_history(self, limit: int) -> concurrent.futures.Future[Any] | None:
         check_int("limit", limit, minimum=1)
-        binding = self._binding
-        if binding is None:
-            return None
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        return future if binding.post(HistoryMsg(limit, partial(answer_into, future))) else None
+        return self._ask(partial(HistoryMsg, limit), while_stopping=True)
 
     def _answer_here(self, future: concurrent.futures.Future[Any], what: str) -> Any:
         """The answer of an ask made on the loop that serves the actor (it drained in place)."""
@@ -129,3 +123,6 @@ class SchedulerBase:
                 self._binding = None
 
 
+def _replying(message: StartMsg, reply: Callable[[Any], None]) -> StartMsg:
+    message.reply = reply
+    return message

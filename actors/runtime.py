@@ -130,10 +130,14 @@ class Binding:
         """Send a message to the actor (False if the mailbox is already closed)."""
         return self.mailbox.post(message, urgent)
 
+    def ask(self, make: Callable[[Callable[[Any], None]], Any], urgent: bool = False) -> concurrent.futures.Future[Any] | None:
+        """Post ``make(reply)`` and return the future ``reply`` answers; None if the mailbox is closed."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        return future if self.post(make(partial(answer_into, future)), urgent) else None
+
     def ask_stats(self) -> concurrent.futures.Future[dict[str, Any]] | None:
         """Ask the actor for its stats; None if the mailbox is closed (read them directly)."""
-        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        return future if self.post(StatsMsg(partial(answer_into, future))) else None
+        return self.ask(StatsMsg)
 
     def request_stop(self, timeout: float | None) -> concurrent.futures.Future[dict[str, Any]]:
         """Post a final Stop once (urgent lane); every caller gets the same future of the final
