@@ -50,9 +50,8 @@ class Execution:
     its history entry will say."""
 
     run_id: int
-    scheduled_for: float  # wall time it was due (a RunNow: when it was asked for)
-    lateness_ms: float | None = None
-    started_at: float | None = None  # wall time of its first attempt
+    lateness_ms: float | None = None  # past its due time (None: a RunNow, due when asked for)
+    started_at: float = 0.0  # wall time of its first attempt (set when it starts)
     error: str | None = None  # repr of its last failed attempt's error
     attempt: int = 0
     waiting: bool = False  # in backoff between attempts
@@ -232,8 +231,8 @@ class ActorState:
             self.stats.cancelled()
             error = None if ex is None else ex.error
         if ex is not None:
-            started = ex.scheduled_for if ex.started_at is None else ex.started_at
-            self._history = record(self._history, ex.run_id, ex.scheduled_for, started, self.clock.now(), outcome,
+            due = ex.started_at if ex.lateness_ms is None else ex.started_at - ex.lateness_ms / 1000.0
+            self._history = record(self._history, ex.run_id, due, ex.started_at, self.clock.now(), outcome,
                                    ex.attempt, error, result, ex.lateness_ms)
 
     def _end_cancelled(self) -> None:

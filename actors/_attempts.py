@@ -35,14 +35,8 @@ class Attempts(ActorState):
     def _begin_execution(self, due: float | None) -> None:
         """Start an execution for the tick ``due`` (monotonic), or now for a RunNow (None)."""
         self._run_seq += 1
-        clock = self.clock
-        now_wall = clock.now()
-        if due is None:
-            execution = self._execution = Execution(self._run_seq, now_wall)
-            self._start_attempt(execution, None)
-            return
-        lateness = clock.monotonic() - due
-        execution = self._execution = Execution(self._run_seq, now_wall - lateness, lateness * 1000.0)
+        lateness = None if due is None else self.clock.monotonic() - due
+        execution = self._execution = Execution(self._run_seq, None if lateness is None else lateness * 1000.0)
         self._start_attempt(execution, lateness)
 
     def _start_attempt(self, ex: Execution, lateness: float | None) -> None:

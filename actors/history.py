@@ -34,16 +34,24 @@ class RunOutcome(enum.StrEnum):
     INTERRUPTED = "interrupted"  #: its process died (with a store)
 
 
-_node: tuple[int, str] | None = None
+_node: str | None = None
 
 
 def node_name() -> str:
-    """This process as stats and history name it: ``hostname:pid`` (looked up again after a fork)."""
+    """This process as stats and history name it: ``hostname:pid`` (made once, again in a
+    forked child: it is read on every run)."""
     global _node
-    pid = os.getpid()
-    if _node is None or _node[0] != pid:
-        _node = (pid, f"{socket.gethostname()}:{pid}")
-    return _node[1]
+    if _node is None:
+        _node = f"{socket.gethostname()}:{os.getpid()}"
+    return _node
+
+
+def _forget_node() -> None:
+    global _node
+    _node = None
+
+
+os.register_at_fork(after_in_child=_forget_node)
 
 
 def shown_result(value: Any) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from actors._validate import check_int, shown
 from actors.errors import ArgumentTypeError
 from actors.options import DEFAULT_OPTIONS, CatchUp, Overlap, StartOptions
-from actors.schedule import Schedule, parse_schedule
+from actors.schedule import DelaySchedule, IntervalSchedule, Schedule, parse_schedule
 
 __all__ = ["GetHistory", "GetStats", "Pause", "Resume", "RunNow", "Start", "Stop", "check_max_retries"]
 
@@ -61,9 +61,10 @@ class Start:
         object.__setattr__(self, "overlap", options.overlap)
         object.__setattr__(self, "catch_up", options.catch_up)
         object.__setattr__(self, "jitter", options.jitter)
-        seconds = getattr(self.schedule, "seconds", None)
-        if options.jitter and isinstance(seconds, float) and options.jitter >= seconds and self.schedule.clock == "monotonic":
-            raise ValueError(f"jitter must be shorter than the interval of {self.expr!r} ({seconds:g}s), got {shown(self.jitter)}")
+        schedule = self.schedule
+        if options.jitter and isinstance(schedule, (IntervalSchedule, DelaySchedule)) and options.jitter >= schedule.seconds:
+            raise ValueError(f"jitter must be shorter than the interval of {self.expr!r} ({schedule.seconds:g}s), "
+                             f"got {shown(self.jitter)}")
         if not isinstance(self.run_immediately, bool):
             if type(self.run_immediately) is int and self.run_immediately in (0, 1):  # JSON/CLI callers
                 object.__setattr__(self, "run_immediately", bool(self.run_immediately))
