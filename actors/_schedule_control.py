@@ -141,11 +141,15 @@ class ScheduleControl(StopProtocol):
         self._next_tick_at = None
         self.stats.stopped(self.clock.monotonic())
 
-    def _drop_waiting_runs(self) -> None:
-        """A queued run and a catch-up backlog that will never start: counted, not lost."""
+    def _drop_waiting_runs(self, paused: bool = False) -> None:
+        """A queued run and a catch-up backlog that will never start: counted, not lost (a
+        queued run is a skipped tick, or a missed one when a pause holds it back)."""
         if self._queued_due is not None:
             self._queued_due = None
-            self.stats.skipped()
+            if paused:
+                self.stats.missed()
+            else:
+                self.stats.skipped()
         if self._backlog:
             self.stats.missed(len(self._backlog))
         self._backlog = None
@@ -168,12 +172,7 @@ class ScheduleControl(StopProtocol):
         self._resume_from = timers.next_tick_due()
         timers.disarm(TimerKind.TICK)
         self._next_tick_at = self.stats.next_run_at = None
-        if self._queued_due is not None:  # held back by the pause: never runs
-            self._queued_due = None
-            self.stats.missed()
-        if self._backlog:
-            self.stats.missed(len(self._backlog))
-        self._backlog = None
+        self._drop_waiting_runs(paused=True)
         self._run_token.cancel("pause")
         self._run_token = CancelToken()
         self._wind_down()
