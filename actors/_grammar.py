@@ -115,10 +115,10 @@ def closest_forms(text: str, n: int = 3) -> list[str]:
 
 _NAMED_INTERVALS: Final = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
 _CRON_ALIASES: Final = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"}
-_NUMBER: Final = r"((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)"
+_NUMBER: Final = rf"({_DECIMAL})"
 _STAR_RE: Final = re.compile(rf"\*/\s*{_NUMBER}\s*([smhd]?)")
 _EVERY_RE: Final = re.compile(rf"every\s+(?:{_NUMBER}\s*)?([a-z]+)")
-_PLAIN_RE: Final = re.compile(r"[+]?(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
+_PLAIN_RE: Final = re.compile(rf"[+]?{_DECIMAL}")
 
 
 # Below this an interval is not a schedule but a busy loop: 1e-300 "ran" 3,405 times a second
