@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 from functools import partial
+from collections.abc import Awaitable
 from typing import Any
 
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Callback, Execution, inside_agent
@@ -56,35 +57,35 @@ class Attempts(ActorState):
         self.stats.attempt_started(attempt == 1, now_wall, lateness)
         unit = ex.unit = Unit(self.clock) if self.clock.virtual else None
         context = None if unit is None else RunContext(unit, self._run_token)  # for clock.sleep() in the run
-        # Bound methods in partials rather than closures: a closure over these 8 names is 10
-        # GC-tracked objects per attempt, a partial 3, and at 10,000 agents the garbage per
-        # tick sets how often the GC stops everything.
-        if call.is_async:
-            done = partial(self._async_done, run_id, attempt, unit)
-            ports.on_loop(ports.tasks().run_async, partial(self._attempt_async, kwargs, context),
-                          self.config.timeout, done)
+        if call.is_async:  # an async agent's actor runs on its loop: a plain call
+            ports.tasks().run_async(self, kwargs, context, self.config.timeout, run_id, attempt)
             if self.config.timeout is not None:
                 # The clock's timer cancels the task at the deadline; this one abandons an
                 # attempt that swallows that cancellation, as a stop does after its grace.
                 ports.timers.arm(TimerKind.TIMEOUT, self.config.timeout + CANCEL_GRACE_S, AttemptTimeout(run_id, attempt))
             return
+        # A partial of a bound method rather than a closure: a closure over these names is 10
+        # GC-tracked objects per attempt, a partial 3.
         ports.submit(partial(self._run_sync, run_id, attempt, kwargs, run_token, context))
         if self.config.timeout is not None:
             ports.timers.arm(TimerKind.TIMEOUT, self.config.timeout, AttemptTimeout(run_id, attempt))
 
-    def _async_done(self, run_id: int, attempt: int, unit: Unit | None, outcome: Outcome, value: Any) -> None:
-        self._ports.send(AttemptDone(run_id, attempt, outcome, value))
-        if unit is not None:
-            unit.release()
-
-    async def _attempt_async(self, kwargs: dict[str, CancelToken], context: RunContext | None) -> Any:
-        inside_agent.set(self)  # the task runs in its own copy of the context
+    # -- AttemptOwner (see actors._loop_tasks): an async attempt, on the agent's loop ----------
+    def call_agent(self, kwargs: dict[str, CancelToken], context: RunContext | None) -> Awaitable[Any]:
+        """Mark the attempt's task as this agent's (it runs in its own copy of the context),
+        then call the agent; an async generator is consumed into the list of its items."""
+        inside_agent.set(self)
         if context is not None:
             current_run.set(context)
         value = self.call.func(self.task, **kwargs)
-        if inspect.isasyncgen(value):
-            return await aconsume(value)
-        return await value
+        return aconsume(value) if inspect.isasyncgen(value) else value
+
+    def async_attempt_ended(self, run_id: int, attempt: int, context: RunContext | None, outcome: Outcome,
+                            value: Any) -> None:
+        """Post the attempt's outcome to this actor's mailbox (drained in place: same loop)."""
+        self._ports.send(AttemptDone(run_id, attempt, outcome, value))
+        if context is not None:
+            context.unit.release()
 
     def _run_sync(self, run_id: int, attempt: int, kwargs: dict[str, CancelToken], run_token: CancelToken,
                   context: RunContext | None) -> None:

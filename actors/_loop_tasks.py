@@ -9,16 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from actors._clock import REAL_CLOCK, Clock
+from actors._clock import REAL_CLOCK, Clock, RunContext
 from actors._protocol import Outcome
 from bridge import asafe_call
 
-__all__ = ["AgentTasks"]
+__all__ = ["AgentTasks", "AttemptOwner"]
 
 log = logging.getLogger("actors")
+
+
+class AttemptOwner(Protocol):
+    """The actor whose async attempts an `AgentTasks` runs.
+
+    An object rather than callables: a partial or bound method per attempt is garbage the GC
+    pays for, and with 10,000 attempts in flight at once (a burst) each object per attempt is
+    10,000 more that every collection of that burst scans."""
+
+    def call_agent(self, kwargs: dict[str, Any], context: RunContext | None) -> Awaitable[Any]:
+        """Inside the attempt's task: mark its context as the agent's, then call the agent."""
+
+    def async_attempt_ended(self, run_id: int, attempt: int, context: RunContext | None,
+                            outcome: Outcome, value: Any) -> None:
+        """The attempt ``(run_id, attempt)`` ended with ``outcome`` (on the loop)."""
 
 
 class AgentTasks:
@@ -36,9 +51,11 @@ class AgentTasks:
         self._callbacks: set[asyncio.Task[None]] | None = None  # made at the first async callback
 
     # -- async runs and callbacks ---------------------------------------------------------
-    def run_async(self, func: Callable[[], Any], timeout: float | None, done: Callable[[Outcome, Any], Any]) -> None:
-        """Start ``await func()`` as a task; report ``done(Outcome.OK, value)``,
-        ``(Outcome.ERROR, exc)`` or ``(Outcome.CANCELLED, None)``.
+    def run_async(self, owner: AttemptOwner, kwargs: dict[str, Any], context: RunContext | None,
+                  timeout: float | None, run_id: int, attempt: int) -> None:
+        """Start ``await owner.call_agent(kwargs, context)`` as a task; report its end through
+        ``owner.async_attempt_ended(run_id, attempt, context, outcome, value)``: `Outcome.OK`
+        with the value, `Outcome.ERROR` with the exception, or `Outcome.CANCELLED`.
 
         Every ``BaseException`` the agent raises is reported as an error: a ``KeyboardInterrupt``
         or ``SystemExit`` escaping a task would stop the whole loop (asyncio re-raises them out
@@ -51,9 +68,13 @@ class AgentTasks:
                 self._abandoned = set()
             self._abandoned.add(previous)
             previous.add_done_callback(self._abandoned.discard)
-        self._run = self._loop.create_task(self._attempt(func, timeout, done), name="actorsched-run")
+        self._run = self._loop.create_task(self._attempt(owner, kwargs, context, timeout, run_id, attempt),
+                                           name="actorsched-run")
 
-    async def _attempt(self, func: Callable[[], Any], timeout: float | None, done: Callable[[Outcome, Any], Any]) -> None:
+    async def _attempt(self, owner: AttemptOwner, kwargs: dict[str, Any], context: RunContext | None,
+                       timeout: float | None, run_id: int, attempt: int) -> None:
+        # The agent is called here, inside the task, not by the caller of run_async: a task
+        # cancelled before its first step must not leave an agent coroutine never awaited.
         me = asyncio.current_task()
         assert me is not None
         # The attempt's deadline is a timer of the clock (not asyncio.timeout, which reads the
@@ -67,7 +88,7 @@ class AgentTasks:
         outcome, result = Outcome.OK, None
         try:
             try:
-                result = await func()
+                result = await owner.call_agent(kwargs, context)
             finally:
                 if deadline is not None:
                     deadline.cancel()
@@ -90,7 +111,7 @@ class AgentTasks:
         # an attempt still in flight.
         if self._run is me:
             self._run = None
-        done(outcome, result)
+        owner.async_attempt_ended(run_id, attempt, context, outcome, result)
 
     def _expire(self, task: asyncio.Task[None], expired: list[bool]) -> None:
         """An attempt's timeout: mark it, then cancel its task."""

@@ -128,8 +128,8 @@ def scale_reason(p: Result, floor: Result | None, frozen: Result | None, handoff
                    "pool item) so fewer objects survive into older generations, and document gc.freeze() after "
                    "start-up for large systems")
     if p["shape"] == "burst":
-        fix.append("for the burst shape the floor says the ticks themselves must be spread (a per-agent phase "
-                   "offset on start), as the 'spread' rows show")
+        fix.append("for the burst shape the floor says the ticks themselves must be spread: Start(jitter=...), "
+                   "as the 'jitter' rows show")
     return "; ".join(why) + ".", "; ".join(fix) + "."
 
 

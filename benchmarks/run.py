@@ -81,7 +81,7 @@ def run_suite(mode: str, profile: bool) -> Result:
         step(f"scale: raw-asyncio floor, {agents} timers")
         results["scale"]["floors"].append({"agents": agents, **run_child("scale:floor_burst", timeout=120,
                                                                         agents=agents, ticks=plan["scale_ticks"])})
-        for shape in ("burst", "spread"):
+        for shape in ("burst", "jitter"):
             for freeze in (False, True) if agents >= 10000 and plan["gc_freeze_evidence"] else (False,):
                 step(f"scale: {agents} agents, {shape}{', gc.freeze()' if freeze else ''}")
                 # The parameters first, so that an errored point still says which one it was.

@@ -55,7 +55,6 @@ class ThreadPool(ProcessWide, RefCounted):
         self._progress = 0.0  # when a backlog task was last taken
         self._gate: threading.Thread | None = None
         self._threads: set[threading.Thread] = set()
-        self._busy: set[threading.Thread] = set()
         self._retired: list[threading.Thread] = []
         self._retiring = threading.Condition(self._lock)
         self._counter = itertools.count(1)
@@ -120,7 +119,6 @@ class ThreadPool(ProcessWide, RefCounted):
         thread = threading.Thread(target=self._work, args=(task,), name=f"{self._name}-{next(self._counter)}",
                                   daemon=True)
         self._threads.add(thread)
-        self._busy.add(thread)  # from birth: release() must not wait on a stuck first task
         return thread
 
     def _next_task(self) -> _Task | None:
@@ -150,8 +148,6 @@ class ThreadPool(ProcessWide, RefCounted):
         me = threading.current_thread()
         try:
             while task is not None:
-                with self._lock:
-                    self._busy.add(me)
                 try:
                     task()
                 except BaseException:  # a task must not kill the worker silently
@@ -162,7 +158,6 @@ class ThreadPool(ProcessWide, RefCounted):
                     if self._backlog:
                         task = self._next_task()
                         continue
-                    self._busy.discard(me)
                     self._idle += 1
                 try:
                     task = self._tasks.get(timeout=self._idle_timeout)
@@ -179,4 +174,3 @@ class ThreadPool(ProcessWide, RefCounted):
         finally:
             with self._lock:
                 self._threads.discard(me)
-                self._busy.discard(me)
