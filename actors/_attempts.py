@@ -94,12 +94,13 @@ class Attempts(ActorState):
         run_marker = None if context is None else current_run.set(context)
         try:
             value = self.call.func(self.task, **kwargs)
-            if inspect.isgenerator(value):  # a stop ends it between two items
-                value = consume(value, run_token)
-            elif inspect.isasyncgen(value):
-                value = run_to_completion(aconsume(value))
-            elif inspect.isawaitable(value):  # a sync callable that returned a coroutine
-                value = run_to_completion(value)
+            if value is not None:  # None, the common result, needs none of these checks (an ABC check among them)
+                if inspect.isgenerator(value):  # a stop ends it between two items
+                    value = consume(value, run_token)
+                elif inspect.isasyncgen(value):
+                    value = run_to_completion(aconsume(value))
+                elif inspect.isawaitable(value):  # a sync callable that returned a coroutine
+                    value = run_to_completion(value)
         except Interrupted:
             self._ports.send(AttemptDone(run_id, attempt, Outcome.CANCELLED, None))
         except BaseException as exc:  # noqa: BLE001 - reported to the actor, never lost

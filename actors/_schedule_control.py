@@ -41,6 +41,9 @@ class ScheduleControl(StopProtocol):
             self._overlap(tick.due)
             self._missed_behind_a_run(tick)
             return
+        if overdue == 1:  # on time (perhaps late): the one tick runs, and nothing was missed
+            self._begin_execution(tick.due)
+            return
         runs, missed = catch_up_plan(self._options.catch_up, overdue)
         self.stats.missed(missed)
         if runs == 0:

@@ -123,16 +123,23 @@ class AgentTimers:
         # A module function with the timers among its arguments, not the bound method: the
         # pending tick is the one timer every agent always has, and a bound method is one
         # more long-lived object per agent for each full GC pass (100,000 agents: 100,000).
-        self._call_at_mono(fire, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due, wall, fire)
+        self._arm_tick_at(fire, epoch, schedule, anchor, due, wall, fire)
         return due, wall
+
+    def _arm_tick_at(self, due_mono: float, *args: Any) -> None:
+        """`_call_at_mono` for the tick, the timer every run re-arms: its slot by name, not
+        through ``TimerKind.TICK.value`` (two Enum property reads per tick)."""
+        old = self._on_tick
+        if old is not None:
+            old.cancel()
+        self._on_tick = self._clock.call_at(self._host, due_mono, _tick, self, *args)
 
     def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float, fire: float) -> None:
         clock = self._clock
         if schedule.clock == "wall":
             early = (wall + (fire - due)) - clock.now()
             if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._call_at_mono(clock.monotonic() + early, TimerKind.TICK, _tick, self, epoch, schedule, anchor, due,
-                                   wall, fire)
+                self._arm_tick_at(clock.monotonic() + early, epoch, schedule, anchor, due, wall, fire)
                 return
             now_wall = clock.now()
             # A cron job fires at most once a minute: only a tick handled a minute late can

@@ -109,7 +109,7 @@ class AgentActor(Attempts, ScheduleControl):
     def _on_tick(self, tick: Tick) -> None:
         if tick.epoch != self._epoch or not self._running:
             return  # a tick of a previous start that was already in flight
-        if self._loop_lost():
+        if not self.call.is_async and self._loop_lost():  # an async agent's timers die with its loop
             return
         self._take_tick(tick)
 
