@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from actors._clock import Unit
+from actors._durable import spec_of, write
 from actors._ports import DETACHED, Ports
 from actors._protocol import HistoryMsg, PauseMsg, Reply, ResumeMsg, RunNowMsg, StartMsg, StatsMsg, StopMsg
 from actors.agent import AgentCall
@@ -30,6 +31,7 @@ from actors.supervision import RestartLimiter
 from bridge import CancelToken
 
 if TYPE_CHECKING:
+    from actors._journal import Journal
     from actors.agent_actor import AgentActor
 
 __all__ = ["CANCEL_GRACE_S", "ActorState", "Callback", "DeathListener", "Execution", "inside_agent"]
@@ -126,6 +128,14 @@ class ActorState:
         self._next_tick_at: float | None = None  # wall time of the next tick (next_run_at outside backoff)
         self._final = False  # a final stop arrived: the runtime goes away, nothing starts again
         self._ports: Ports = DETACHED  # the runtime serving the actor (see bind())
+        #: The system's journal to its store, or None (no store: nothing of `_durable` runs).
+        self.journal: Journal | None = None
+        #: With a store: another node holds this agent's lease, so this one runs none of its
+        #: ticks (set by the system before any message, cleared by the resume it posts).
+        self.standby = False
+        self._spec: dict[str, Any] | None = None  # the running Start as a store keeps it
+        #: This process's name in stats and history when its system names one (None: hostname:pid).
+        self.node: str | None = None
 
     # -- wiring ---------------------------------------------------------------------------
     def bind(self, ports: Ports) -> None:
@@ -169,7 +179,8 @@ class ActorState:
             schedule = schedule.with_timezone(zone)
         if isinstance(schedule, AtSchedule):
             schedule.check_future(self.clock.now())  # ValueError in the caller, not in the actor
-        return StartMsg(schedule, start.max_retries, start.run_immediately, start.options, reply)
+        spec = None if self.journal is None else spec_of(start, zone)
+        return StartMsg(schedule, start.max_retries, start.run_immediately, start.options, reply, spec)
 
     def snapshot(self) -> dict[str, Any]:
         """The public stats dict, with ``name``, ``kind`` and ``state``."""
@@ -181,7 +192,7 @@ class ActorState:
         stats["paused_reason"] = self.paused_reason
         if self._paused:
             stats["missed_ticks"] += self.held_back()
-        stats["node"] = node_name()
+        stats["node"] = self.node or node_name()
         return stats
 
     def history(self, limit: int) -> list[dict[str, Any]]:
@@ -233,7 +244,9 @@ class ActorState:
         if ex is not None:
             due = ex.started_at if ex.lateness_ms is None else ex.started_at - ex.lateness_ms / 1000.0
             self._history = record(self._history, ex.run_id, due, ex.started_at, self.clock.now(), outcome,
-                                   ex.attempt, error, result, ex.lateness_ms)
+                                   ex.attempt, error, result, ex.lateness_ms, self.node)
+            if self.journal is not None:
+                write(self, history=self._history[-1])
 
     def _end_cancelled(self) -> None:
         self._end_execution(RunOutcome.CANCELLED)

@@ -17,6 +17,7 @@ from typing import Any
 
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Callback, Execution, inside_agent
 from actors._clock import RunContext, Unit, current_run
+from actors._durable import write
 from actors._timers import TimerKind
 from actors._protocol import CALLBACK_DONE, AttemptDone, AttemptTimeout, Outcome, Retry
 from actors.agent import Interrupted, _is_async, aconsume, consume
@@ -39,6 +40,9 @@ class Attempts(ActorState):
         lateness = None if due is None else self.clock.monotonic() - due
         execution = self._execution = Execution(self._run_seq, None if lateness is None else lateness * 1000.0)
         self._start_attempt(execution, lateness)
+        if self.journal is not None:  # a process dying in this run leaves it "interrupted"
+            started = execution.started_at
+            write(self, running=[self._run_seq, started - (lateness or 0.0), started])
 
     def _start_attempt(self, ex: Execution, lateness: float | None) -> None:
         ex.attempt += 1

@@ -1,12 +1,16 @@
-"""Dead letters: messages told to agents that are dead, counted per system and logged."""
+"""Dead letters: messages told to agents that are dead, counted per system and logged; and the
+log line a system writes when supervision gives up on one of its agents."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DeadLetters"]
+if TYPE_CHECKING:
+    from actors.agent_actor import AgentActor
+
+__all__ = ["DEATH_LOG", "DeadLetters"]
 
 log = logging.getLogger("actors")
 
@@ -30,3 +34,16 @@ class DeadLetters:
         with self._lock:
             self._count += 1
         log.warning("dead letter: %r to dead agent %r", message, name)
+
+
+class _DeathLog:
+    """What a system's bindings tell when supervision gives up on an agent."""
+
+    __slots__ = ()
+
+    def agent_died(self, actor: AgentActor) -> None:
+        log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
+
+
+#: A system's death listener: one object for all of its bindings.
+DEATH_LOG = _DeathLog()

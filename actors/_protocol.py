@@ -16,7 +16,7 @@ from actors.options import StartOptions
 from actors.schedule import Schedule
 
 __all__ = [
-    "CALLBACK_DONE", "AttemptDone", "AttemptTimeout", "CallbackDone", "HistoryMsg", "InjectFault", "Outcome", "PauseMsg",
+    "CALLBACK_DONE", "AttemptDone", "ResumePoint", "AttemptTimeout", "CallbackDone", "HistoryMsg", "InjectFault", "Outcome", "PauseMsg",
     "Reply", "ResumeMsg", "Retry", "RunDeadline", "RunNowMsg", "StartMsg", "StatsMsg", "StopDeadline", "StopMsg",
     "StopPhase",
 ]
@@ -39,15 +39,38 @@ class StopPhase(enum.Enum):
     CANCEL_GRACE = "cancel grace"  # the cancelled async run did not unwind: abandon it
 
 
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where a stored schedule stands when a process takes it up (with a store).
+
+    ``anchor_wall``: the wall time its grid counts from; ``next_due``: the wall time of the
+    tick that was next when its last owner wrote; ``counters``: the stats it kept;
+    ``paused``: the pause reason if it was paused (None: running); ``interrupted``: the
+    (run_id, scheduled_for, started_at) of a run its last owner died in, if any; ``history``:
+    the newest stored entries, oldest first, as `actors.history` keeps them."""
+
+    anchor_wall: float
+    next_due: float | None
+    counters: dict[str, Any]
+    paused: str | None = None
+    interrupted: tuple[int, float, float] | None = None
+    history: tuple[tuple[Any, ...], ...] = ()
+
+
 @dataclass(slots=True)
 class StartMsg:
-    """Start the schedule (a validated ``Start``; cron already in the agent's zone)."""
+    """Start the schedule (a validated ``Start``; cron already in the agent's zone).
+
+    ``spec``: the Start as a store keeps it (JSON-able); ``resume``: take up a stored schedule
+    where it stands instead of starting afresh."""
 
     schedule: Schedule
     max_retries: int
     run_immediately: bool
     options: StartOptions
     reply: Reply | None = None
+    spec: dict[str, Any] | None = None
+    resume: ResumePoint | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +80,7 @@ class StopMsg:
     timeout: float | None = None
     reply: Reply | None = None
     final: bool = False  # the runtime is torn down after it: no Start may follow
+    keep: bool = False  # a shutdown (or a lost lease): a store keeps the agent started for the next process
 
 
 @dataclass(slots=True)

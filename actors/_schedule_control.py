@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 
+from actors._durable import write
+from actors.store import DesiredState
 from actors._protocol import HistoryMsg, PauseMsg, ResumeMsg, RunDeadline, StopPhase
 from actors._stop_protocol import StopProtocol
 from actors._timers import Tick, TimerKind
@@ -143,6 +145,8 @@ class ScheduleControl(StopProtocol):
         self._finished = True
         self._next_tick_at = None
         self.stats.stopped(self.clock.monotonic())
+        if self.journal is not None:
+            write(self, state=DesiredState.FINISHED)
 
     def _drop_waiting_runs(self, paused: bool = False) -> None:
         """A queued run and a catch-up backlog that will never start: counted, not lost (a
@@ -179,6 +183,8 @@ class ScheduleControl(StopProtocol):
         self._run_token.cancel("pause")
         self._run_token = CancelToken()
         self._wind_down()
+        if self.journal is not None:
+            write(self, state=DesiredState.PAUSED)
 
     def _on_resume(self, msg: ResumeMsg) -> None:
         changed = (self._paused and self._running) or self._queued_pause is not None
@@ -203,6 +209,8 @@ class ScheduleControl(StopProtocol):
             self._next_tick_at = self.stats.next_run_at = self._ports.timers.start_ticks(
                 self._epoch, schedule, self._anchor, self._options.jitter)
             self._exhausted = self._next_tick_at is None
+        if self.journal is not None:
+            write(self, state=DesiredState.STARTED)
         if self._execution is None:
             self._after_execution()
 

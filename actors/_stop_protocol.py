@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 
+from actors._durable import write
+from actors.store import DesiredState
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Execution
 from actors._loop_driver import after_loop_calls
 from actors._timers import TimerKind
@@ -57,6 +59,12 @@ class StopProtocol(ActorState):
         if self._stopping:
             self._tighten_stop_deadline(msg.timeout)
             return
+        if self.journal is not None:
+            if msg.keep:
+                self.standby = True  # a shutdown or a lost lease: the store keeps it started
+            else:
+                self._next_tick_at = None
+                write(self, state=DesiredState.STOPPED)
         timers = self._ports.timers
         self._stopping = True
         self._running = False

@@ -24,8 +24,14 @@ from actors._protocol import (
     AttemptDone, AttemptTimeout, CallbackDone, HistoryMsg, InjectFault, PauseMsg, ResumeMsg, Retry, RunDeadline,
     RunNowMsg, StartMsg, StatsMsg, StopDeadline, StopMsg,
 )
+from actors._durable import downtime_plan, write
+from actors._protocol import ResumePoint
 from actors._schedule_control import ScheduleControl
-from actors._timers import Tick
+from actors._timers import Tick, TimerKind
+from actors.history import RunOutcome, record, record_entry
+from actors.options import CATCH_UP_LIMIT, CatchUp
+from actors.schedule import fires_after, fires_between
+from actors.store import DesiredState
 from bridge import CancelToken
 
 __all__ = ["CANCEL_GRACE_S", "AgentActor", "Callback", "InjectFault", "RunNowMsg", "StartMsg", "StatsMsg", "StopMsg",
@@ -81,11 +87,19 @@ class AgentActor(Attempts, ScheduleControl):
         if self._stopping and not self._final and self._queued_start is None:
             self._queued_start = msg  # applied once the stop in progress has finished
             return
-        if self._running or self._stopping or self._final:
+        replace = (self._running and not self._stopping and msg.spec is not None and msg.resume is None
+                   and msg.spec != self._spec)  # with a store, other options replace the schedule
+        if (self._running and not replace) or self._stopping or self._final or (self.standby and msg.resume is None):
+            if self.standby and msg.reply is not None:
+                log.info("agent %s: Start not applied here, another node holds its lease", self.name)
             if msg.reply is not None:
                 msg.reply(False)
             return
+        self.standby = False
         timers = self._ports.timers
+        if replace:
+            timers.disarm(TimerKind.TICK)
+            self._drop_waiting_runs()
         self._running = True
         self._epoch += 1
         self._schedule, self._max_retries, self._options = msg.schedule, msg.max_retries, msg.options
@@ -94,15 +108,72 @@ class AgentActor(Attempts, ScheduleControl):
         self.paused_reason = None
         self._runs_done = self._fail_base = 0
         self._queued_due = self._backlog = None
+        self._spec = msg.spec
+        if msg.resume is not None:
+            self._take_up(msg, msg.resume)
+            return
         anchor = self._anchor = self.clock.monotonic()
         self.stats.started(anchor)
         self._next_tick_at = self.stats.next_run_at = timers.start_ticks(self._epoch, msg.schedule, anchor,
                                                                           msg.options.jitter)
         self._exhausted = self._next_tick_at is None
+        if self.journal is not None:
+            write(self, state=DesiredState.STARTED, start=msg.spec)
         if msg.run_immediately:
             self._begin_execution(anchor)
         elif self._exhausted:
             self._finish()  # a one-shot due at this very instant: nothing left to tick
+        if msg.reply is not None:
+            msg.reply(True)
+
+    def _take_up(self, msg: StartMsg, point: ResumePoint) -> None:
+        """Resume a stored schedule on its own grid: restore the counters, record a run its last
+        process died in as interrupted, and let ``catch_up`` decide about the ticks that fell
+        meanwhile (that run's tick among them)."""
+        clock, schedule = self.clock, msg.schedule
+        now_wall, now_mono = clock.now(), clock.monotonic()
+        offset = now_wall - now_mono
+        self.stats.restore(point.counters)
+        for entry in point.history:  # the newest stored runs, as if they had run here
+            self._history = record_entry(self._history, entry)
+        self._run_seq = int(point.counters.get("run_seq", 0))
+        anchor = self._anchor = point.anchor_wall - offset
+        self.stats.started(now_mono)
+        catch_up = msg.options.catch_up
+        overdue: list[float] = []  # due times (monotonic) a catch-up may run, oldest first
+        count = 0  # ticks that fell while no process ran the agent
+        if point.interrupted is not None:
+            run_id, due, started = point.interrupted
+            self.stats.interrupted_executions += 1
+            self._history = record(self._history, run_id, due, started, now_wall, RunOutcome.INTERRUPTED, 1,
+                                   "its process died during the run", None, (started - due) * 1000.0, self.node)
+            if self.journal is not None:
+                write(self, history=self._history[-1])
+            overdue.append(due - offset)
+            count += 1
+        if point.next_due is not None and point.next_due <= now_wall:
+            mono = schedule.clock == "monotonic"  # an interval's grid; cron counts in wall time
+            first, until = (point.next_due - offset, now_mono) if mono else (point.next_due, now_wall)
+            late = fires_between(schedule, first, until, anchor)
+            count += 1 + late
+            # Only "all" runs each of them: the others need no walk over a long downtime.
+            later = fires_after(schedule, first, min(late, CATCH_UP_LIMIT), anchor) if catch_up is CatchUp.ALL else []
+            overdue += [t if mono else t - offset for t in (first, *later)]
+        self._next_tick_at = self.stats.next_run_at = self._ports.timers.start_ticks(
+            self._epoch, schedule, anchor, msg.options.jitter)
+        self._exhausted = self._next_tick_at is None
+        runs, missed = (0, count) if point.paused is not None else downtime_plan(catch_up, count)
+        self.stats.missed(missed)
+        if point.paused is not None:
+            self._pause(point.paused)
+        elif runs:  # "once": one run, standing for the oldest of them
+            todo = overdue[:runs]
+            self._backlog = todo[1:] or None
+            self._begin_execution(todo[0])
+        elif self._exhausted:
+            self._finish()
+        if self.journal is not None and point.paused is None:
+            write(self, state=DesiredState.STARTED, start=msg.spec)
         if msg.reply is not None:
             msg.reply(True)
 

@@ -14,7 +14,8 @@ import socket
 from collections import deque
 from typing import Any, Final
 
-__all__ = ["FIELDS", "HISTORY_IN_MEMORY", "RESULT_MAX_CHARS", "RunOutcome", "newest", "node_name", "record", "shown_result"]
+__all__ = ["FIELDS", "HISTORY_IN_MEMORY", "RESULT_MAX_CHARS", "RunOutcome", "newest", "node_name", "record", "record_entry",
+           "shown_result"]
 
 #: Entries kept per agent in memory (DESIGN.md: the last 100).
 HISTORY_IN_MEMORY: Final = 100
@@ -67,15 +68,24 @@ def shown_result(value: Any) -> str | None:
     return text[:RESULT_MAX_CHARS]
 
 
+def record_entry(entries: deque[tuple[Any, ...]] | None, entry: tuple[Any, ...]) -> deque[tuple[Any, ...]]:
+    """Add an entry already in `FIELDS` order (one a store kept)."""
+    if entries is None:
+        entries = deque(maxlen=HISTORY_IN_MEMORY)
+    entries.append(entry)
+    return entries
+
+
 def record(entries: deque[tuple[Any, ...]] | None, run_id: int, scheduled_for: float, started_at: float,
            finished_at: float, outcome: RunOutcome, attempts: int, error: str | None, result: str | None,
-           lateness_ms: float | None) -> deque[tuple[Any, ...]]:
+           lateness_ms: float | None, node: str | None = None) -> deque[tuple[Any, ...]]:
     """Add one execution's entry to an agent's ``entries`` (made here at the first: agents that
-    never ran hold none); the oldest beyond `HISTORY_IN_MEMORY` is dropped."""
+    never ran hold none); the oldest beyond `HISTORY_IN_MEMORY` is dropped. ``node``: the
+    process's name when its system names it (None: `node_name`)."""
     if entries is None:
         entries = deque(maxlen=HISTORY_IN_MEMORY)
     entries.append((run_id, scheduled_for, started_at, finished_at, outcome.value, attempts, error, result,
-                    lateness_ms, node_name()))
+                    lateness_ms, node or node_name()))
     return entries
 
 

@@ -159,18 +159,18 @@ class Binding:
         ``reply`` (on whichever thread has them) and no Future is made for this agent."""
         with self._lock:
             stopped = self._stopped
-            posted = stopped is None and self._post_final_stop(timeout, reply)
+            posted = stopped is None and self._post_final_stop(timeout, reply, keep=True)  # a store keeps it started
         if stopped is not None:  # a stop is already under way: answer from it
             self._tighten(timeout)
             stopped.add_done_callback(lambda done: reply(done.result()))
         elif not posted:
             self._answer_unposted(reply)
 
-    def _post_final_stop(self, timeout: float | None, reply: Callable[[dict[str, Any]], None]) -> bool:
+    def _post_final_stop(self, timeout: float | None, reply: Callable[[dict[str, Any]], None], keep: bool = False) -> bool:
         """(Lock held.) Post a final Stop answering ``reply``; False if the loop is gone or the
         mailbox closed (see `_answer_unposted`)."""
         self._stop_posted = True
-        return not self.loop_closed and self.post(StopMsg(timeout, reply, final=True), urgent=True)
+        return not self.loop_closed and self.post(StopMsg(timeout, reply, final=True, keep=keep), urgent=True)
 
     def _tighten(self, timeout: float | None) -> None:
         if timeout is not None:  # a stop already under way may have a longer deadline

@@ -2,9 +2,10 @@
 
 Vocabulary (as in the docs' "How it works" page): an *execution* is one scheduled run with up
 to ``max_retries`` attempts; it ends as a success or a failure. A run that a stop interrupts is
-not an execution: it is *cancelled*. Every transition goes through a method here, which keeps
-``total_executions == successful + failed`` and, with nothing in flight,
-``retries == total_attempts - total_executions - cancelled_executions``.
+not an execution: it is *cancelled*; one its process died in (with a store) is *interrupted*.
+Every transition goes through a method here, which keeps ``total_executions == successful +
+failed`` and, with nothing in flight, ``retries == total_attempts - total_executions -
+cancelled_executions - interrupted_executions``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Stats"]
+__all__ = ["PERSISTED", "Stats"]
+
+#: The fields a store keeps across processes (the rest belong to one process's run).
+PERSISTED = ("successful_executions", "failed_executions", "cancelled_executions", "interrupted_executions",
+             "total_attempts", "retries", "skipped_ticks", "missed_ticks", "consecutive_failures", "abandoned_runs",
+             "restarts", "last_run_at", "last_error", "last_lateness_ms")
 
 
 @dataclass(slots=True)
@@ -22,6 +28,7 @@ class Stats:
     successful_executions: int = 0
     failed_executions: int = 0
     cancelled_executions: int = 0
+    interrupted_executions: int = 0
     total_attempts: int = 0
     retries: int = 0
     skipped_ticks: int = 0
@@ -107,6 +114,16 @@ class Stats:
         end = self.stopped_mono if self.stopped_mono is not None else now_mono
         return max(0.0, end - self.started_mono)
 
+    def counters(self) -> dict[str, Any]:
+        """The `PERSISTED` fields, for a store."""
+        return {name: getattr(self, name) for name in PERSISTED}
+
+    def restore(self, counters: dict[str, Any]) -> None:
+        """Take the `PERSISTED` fields a store kept (unknown keys are ignored: a newer writer)."""
+        for name in PERSISTED:
+            if name in counters:
+                setattr(self, name, counters[name])
+
     def snapshot(self, now_mono: float, is_running: bool) -> dict[str, Any]:
         """Return the public stats dict (the keys are listed in the docs' "How it works" page).
 
@@ -118,6 +135,7 @@ class Stats:
             "successful_executions": self.successful_executions,
             "failed_executions": self.failed_executions,
             "cancelled_executions": self.cancelled_executions,
+            "interrupted_executions": self.interrupted_executions,
             "success_rate": self.success_rate,
             "total_attempts": self.total_attempts,
             "retries": self.retries,

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -26,9 +27,11 @@ from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
 from actors.dispatcher import Dispatcher
 from actors._loop_driver import LoopDriver, running_loop
-from actors._dead_letters import DeadLetters
+from actors._dead_letters import DEATH_LOG, DeadLetters
 from actors.ref import AgentPool, AgentRef, detach
 from actors._shutdown import StopLatch, release_many
+from actors._system_store import StoreHolder
+from actors.store import Store
 from actors.runtime import Binding, close_driver
 from bridge import LoopThread
 
@@ -54,9 +57,16 @@ class ActorSystem:
         clock: the clock every agent's timers run on; None is the real one. Pass an
             [`actors.testing.VirtualClock`][actors.testing.VirtualClock] to test schedules
             without waiting.
+        store: where schedules survive the process (see [stores](stores.md)): a path or
+            ``sqlite:///path.db``; None keeps them in memory. A bad one raises ``ValueError``.
+        lease_seconds: with a store, how long another process waits before it takes over an
+            agent whose process died.
+        node: this process's name in stats, history and leases; None: ``hostname:pid``.
     """
 
-    def __init__(self, config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
+                 store: str | os.PathLike[str] | Store | None = None, lease_seconds: float = 10.0,
+                 node: str | None = None) -> None:
         config = check_mapping("config", config)
         unknown = sorted((k for k in config if k not in SYSTEM_KEYS), key=str)
         if unknown:
@@ -66,6 +76,7 @@ class ActorSystem:
             check_seconds("config 'restart_window'", config.get("restart_window", 60.0), allow_zero=False),
         )
         self._clock = check_clock(clock)
+        self._store = None if store is None else StoreHolder(store, lease_seconds, node, self._clock)
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
         self._dead_letters = DeadLetters()
@@ -133,8 +144,10 @@ class ActorSystem:
                 loop_thread.acquire()
             actor = AgentActor(call, task, cfg, name, on_success, on_failure, self._limits)
             binding = Binding(actor, driver.retain(), loop_thread)
-            binding.dead_listener = _DEATH_LOG
+            binding.dead_listener = DEATH_LOG
             ref = self._refs[name] = AgentRef(name, binding, self._dead_letters)
+        if self._store is not None:
+            self._store.adopt(binding)  # resumes a stored schedule, or waits for another node's lease
         log.debug("spawned agent %s (%s)", name, call.kind)
         return ref
 
@@ -234,6 +247,8 @@ class ActorSystem:
                 self._clock.run_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
             latch.wait(timeout + _SHUTDOWN_SLACK_S)
             final = self._collect(stopping, latch)
+            if self._store is not None:
+                self._store.close()
             self._release_bindings(stopping)
             driver, loop_thread = self._detach_runtime()
             if driver is not None and driver.release() and not driver.loop.is_closed():
@@ -256,6 +271,8 @@ class ActorSystem:
                 await self._clock.arun_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
             await latch.await_done(timeout + _SHUTDOWN_SLACK_S)
             final = self._collect(stopping, latch)
+            if self._store is not None:
+                await asyncio.to_thread(self._store.close)  # a last write and a thread join
             self._release_bindings(stopping)
             driver, loop_thread = self._detach_runtime()
             if driver is not None and driver.release() and not driver.loop.is_closed():
@@ -285,14 +302,3 @@ class ActorSystem:
         finally:
             self._async_loop = None
 
-
-class _DeathLog:
-    """What a system's bindings tell when supervision gives up on an agent."""
-
-    __slots__ = ()
-
-    def agent_died(self, actor: AgentActor) -> None:
-        log.error("agent %s is dead (supervision gave up); last error: %s", actor.name, actor.stats.last_error)
-
-
-_DEATH_LOG = _DeathLog()

@@ -1,0 +1,189 @@
+"""A system's journal to its store: state written behind the runs, and the agents' leases.
+
+Actors append `AgentUpdate`s from the thread that serves them (a deque append: no lock, no
+I/O on a tick); one thread per system (``actorsched-store``) writes them every `FLUSH_S` as one
+transaction, renews the leases this node holds and tries to take those of agents it spawned
+but another node runs (standby). A store that fails is retried at the next flush with what
+piled up meanwhile; its errors are logged once per `WARN_EVERY_S`, so a locked file or a
+server that is down costs a line a minute, never a delayed tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from actors._clock import Clock
+from actors.store import AgentRecord, AgentUpdate, Store
+
+__all__ = ["FLUSH_S", "Journal", "WARN_EVERY_S"]
+
+log = logging.getLogger("actors")
+
+#: How long a write waits to join a batch; also what a kill -9 can lose (the runs since).
+FLUSH_S = 0.1
+#: The store's failures are logged at most once per this many seconds.
+WARN_EVERY_S = 60.0
+
+Acquired = Callable[[AgentRecord], None]
+Lost = Callable[[], None]
+
+
+class Journal:
+    """One system's write-behind journal and lease keeper (see the module docstring)."""
+
+    def __init__(self, store: Store, node: str, lease_seconds: float, clock: Clock) -> None:
+        self.store, self.node, self.lease_seconds, self._clock = store, node, lease_seconds, clock
+        self._pending: deque[AgentUpdate] = deque()
+        self._retry: dict[str, AgentUpdate] = {}  # a failed batch, merged, written first next time
+        self._owned: dict[str, Lost] = {}  # name -> what to do when its lease is lost
+        self._standby: dict[str, Acquired] = {}  # name -> what to do once its lease is ours
+        self._on_loss: dict[str, Lost] = {}  # standby name -> its `lost`, owned once acquired
+        self._lock = threading.Lock()  # _owned and _standby
+        self._wake = threading.Event()
+        self._closed = False
+        self._warned_at = -WARN_EVERY_S
+        self._failures = 0
+        self._thread = threading.Thread(target=self._run, name="actorsched-store", daemon=True)
+        self._thread.start()
+
+    # -- from the actors (any thread) -------------------------------------------------------
+    def record(self, update: AgentUpdate) -> None:
+        """Queue ``update`` for the next batch."""
+        self._pending.append(update)
+
+    # -- from the system ---------------------------------------------------------------------
+    def claim(self, name: str, lost: Lost) -> bool:
+        """Try to take ``name``'s lease now (at spawn); True if this node runs it."""
+        try:
+            taken = self.store.acquire(name, self.node, self.lease_seconds, self._clock.now())
+        except Exception as exc:  # noqa: BLE001 - a store outage must not fail the spawn
+            self._warn("take the lease of", exc)
+            taken = False
+        if taken:
+            with self._lock:
+                self._owned[name] = lost
+        return taken
+
+    def wait_for(self, name: str, acquired: Acquired, lost: Lost) -> None:
+        """Take ``name``'s lease as soon as it is free, then call ``acquired(record)`` (on the
+        journal's thread); later losses call ``lost()``."""
+        with self._lock:
+            self._standby[name] = acquired
+            self._on_loss[name] = lost
+
+    def forget(self, name: str) -> None:
+        """The agent is gone from this process (its lease is released at close)."""
+        with self._lock:
+            self._standby.pop(name, None)
+            self._on_loss.pop(name, None)
+
+    def close(self, release: bool = True) -> None:
+        """Write what is queued, give up this node's leases (so a survivor takes over at once),
+        and end the thread."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        self._flush()
+        if release:
+            with self._lock:
+                names = list(self._owned)
+                self._owned.clear()
+                self._standby.clear()
+            try:
+                self.store.release(names, self.node)
+            except Exception as exc:  # noqa: BLE001
+                self._warn("release the leases in", exc)
+
+    # -- the journal's thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        next_lease = time.monotonic() + self.lease_seconds / 3
+        while not self._closed:
+            self._wake.wait(FLUSH_S)
+            if self._closed:
+                return
+            self._flush()
+            if time.monotonic() >= next_lease:
+                next_lease = time.monotonic() + self.lease_seconds / 3
+                self._keep_leases()
+
+    def _flush(self) -> None:
+        batch = self._retry
+        self._retry = {}
+        pending = self._pending
+        while pending:
+            update = pending.popleft()
+            merged = batch.get(update.name)
+            batch[update.name] = update if merged is None else _merge(merged, update, self.store.history_limit)
+        if not batch:
+            return
+        try:
+            self.store.write(list(batch.values()))
+        except Exception as exc:  # noqa: BLE001 - kept for the next flush
+            self._retry = batch
+            self._warn("write to", exc)
+            return
+        if self._failures:
+            log.warning("store %s: writing again after %d failed attempts", self.store.url, self._failures)
+            self._failures = 0
+
+    def _keep_leases(self) -> None:
+        now = self._clock.now()
+        with self._lock:
+            owned, standby = list(self._owned), list(self._standby.items())
+        try:
+            held = self.store.renew(owned, self.node, self.lease_seconds, now)
+        except Exception as exc:  # noqa: BLE001 - keep running from memory while it is down
+            self._warn("renew the leases in", exc)
+            return
+        for name in owned:
+            if name not in held:
+                with self._lock:
+                    lost = self._owned.pop(name, None)
+                if lost is not None:
+                    log.warning("agent %s: node %s lost its lease in %s; another node runs it now", name,
+                                self.node, self.store.url)
+                    lost()
+        for name, acquired in standby:
+            try:
+                taken = self.store.acquire(name, self.node, self.lease_seconds, now)
+                record = self.store.load(name) if taken else None
+            except Exception as exc:  # noqa: BLE001
+                self._warn("take a lease in", exc)
+                return
+            if record is not None:
+                with self._lock:
+                    if self._standby.pop(name, None) is None:
+                        continue  # forgotten meanwhile
+                    self._owned[name] = self._on_loss.pop(name)
+                log.info("agent %s: node %s takes it over", name, self.node)
+                acquired(record)
+
+    def _warn(self, doing: str, exc: Exception) -> None:
+        self._failures += 1
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("store %s: could not %s it (%s: %s); schedules go on from memory and writes are retried "
+                        "(logged once a minute)", self.store.url, doing, type(exc).__name__, exc)
+
+
+def _merge(first: AgentUpdate, later: AgentUpdate, history_limit: int) -> AgentUpdate:
+    """One update with the effect of ``first`` then ``later``."""
+    history = first.history + later.history
+    if len(history) > history_limit:
+        history = history[-history_limit:]
+    clear = later.clear_next_due or (first.clear_next_due and later.next_due is None)
+    return AgentUpdate(
+        first.name,
+        start=later.start if later.start is not None else first.start,
+        state=later.state if later.state is not None else first.state,
+        next_due=None if clear else (later.next_due if later.next_due is not None else first.next_due),
+        clear_next_due=clear,
+        counters=later.counters if later.counters is not None else first.counters,
+        history=history,
+    )
+
