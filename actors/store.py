@@ -149,6 +149,8 @@ def open_store(store: str | os.PathLike[str] | Store, history: int = HISTORY_IN_
             raise ValueError(f"store {store!r} names no file: use sqlite:///path/to/state.db")
         return SQLiteStore(path, history)
     if scheme in ("postgresql", "postgres"):
-        raise ValueError(f"store {shown(store)}: PostgreSQL stores are not available yet; use sqlite:///path.db")
+        from actors._postgres_store import PostgresStore
+
+        return PostgresStore(store, history)
     raise ValueError(f"store {shown(store)}: unknown scheme {scheme!r}; use sqlite:///path.db, a path, "
                      "or postgresql://user@host/db")

@@ -26,12 +26,13 @@ def report(task: str) -> str:
     return f"report on {task}"
 
 
-@pytest.fixture
-def path(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "state.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def path(request: pytest.FixtureRequest, tmp_path: str) -> str:
+    """The store every system and process of a test shares: a SQLite file or a PostgreSQL database."""
+    return str(tmp_path / "state.db") if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
 
 
-def first_process(path: pathlib.Path, clock: VirtualClock, start: Start, hours: int = 3) -> None:
+def first_process(path: str, clock: VirtualClock, start: Start, hours: int = 3) -> None:
     with ActorSystem(store=path, clock=clock, node="first") as system:
         ref = system.spawn(report, task="news", name="news")
         assert ref.ask(start) is True
@@ -39,7 +40,7 @@ def first_process(path: pathlib.Path, clock: VirtualClock, start: Start, hours: 
         assert ref.stats()["successful_executions"] == hours
 
 
-def test_a_new_process_resumes_the_schedule_with_its_counters_and_history(path: pathlib.Path) -> None:
+def test_a_new_process_resumes_the_schedule_with_its_counters_and_history(path: str) -> None:
     clock = VirtualClock()
     first_process(path, clock, Start("1h"))
     with ActorSystem(store=path, clock=clock, node="second") as system:
@@ -53,7 +54,7 @@ def test_a_new_process_resumes_the_schedule_with_its_counters_and_history(path: 
         assert history[0]["result"] == "'report on news'"
 
 
-def test_the_same_start_is_a_no_op_and_another_one_replaces_the_schedule(path: pathlib.Path) -> None:
+def test_the_same_start_is_a_no_op_and_another_one_replaces_the_schedule(path: str) -> None:
     clock = VirtualClock()
     first_process(path, clock, Start("1h"))
     with ActorSystem(store=path, clock=clock) as system:
@@ -69,7 +70,7 @@ def test_the_same_start_is_a_no_op_and_another_one_replaces_the_schedule(path: p
         store.close()
 
 
-def test_a_stop_is_kept_and_a_shutdown_is_not(path: pathlib.Path) -> None:
+def test_a_stop_is_kept_and_a_shutdown_is_not(path: str) -> None:
     clock = VirtualClock()
     first_process(path, clock, Start("1h"))
     with ActorSystem(store=path, clock=clock) as system:
@@ -87,7 +88,7 @@ def test_a_stop_is_kept_and_a_shutdown_is_not(path: pathlib.Path) -> None:
     (CatchUp.ONCE, 1, 4),   # one run stands for them
     (CatchUp.ALL, 5, 0),    # each of them runs, in order
 ])
-def test_catch_up_decides_about_the_ticks_of_a_downtime(path: pathlib.Path, catch_up: CatchUp, runs: int,
+def test_catch_up_decides_about_the_ticks_of_a_downtime(path: str, catch_up: CatchUp, runs: int,
                                                          missed: int) -> None:
     clock = VirtualClock()
     first_process(path, clock, Start("1h", catch_up=catch_up))
@@ -101,7 +102,7 @@ def test_catch_up_decides_about_the_ticks_of_a_downtime(path: pathlib.Path, catc
         assert ref.stats()["successful_executions"] == 4 + runs
 
 
-def test_a_paused_schedule_resumes_paused_and_counts_its_missed_ticks(path: pathlib.Path) -> None:
+def test_a_paused_schedule_resumes_paused_and_counts_its_missed_ticks(path: str) -> None:
     clock = VirtualClock()
     with ActorSystem(store=path, clock=clock) as system:
         ref = system.spawn(report, task="news", name="news")
@@ -117,7 +118,7 @@ def test_a_paused_schedule_resumes_paused_and_counts_its_missed_ticks(path: path
         assert stats["missed_ticks"] >= 3
 
 
-def test_a_second_system_on_the_store_waits_then_takes_over_when_the_first_leaves(path: pathlib.Path) -> None:
+def test_a_second_system_on_the_store_waits_then_takes_over_when_the_first_leaves(path: str) -> None:
     runs: list[str] = []
     first = ActorSystem(store=path, node="first", lease_seconds=0.6)
     second = ActorSystem(store=path, node="second", lease_seconds=0.6)
@@ -138,7 +139,7 @@ def test_a_second_system_on_the_store_waits_then_takes_over_when_the_first_leave
         second.shutdown()
 
 
-def test_the_store_keeps_the_state_each_command_asked_for(path: pathlib.Path) -> None:
+def test_the_store_keeps_the_state_each_command_asked_for(path: str) -> None:
     clock = VirtualClock()
     with ActorSystem(store=path, clock=clock) as system:
         ref = system.spawn(report, task="news", name="news")
@@ -179,7 +180,7 @@ WORKER = textwrap.dedent('''
 
 
 @pytest.fixture
-def workers(tmp_path: pathlib.Path) -> Iterator[list[subprocess.Popen[str]]]:
+def workers(tmp_path: str) -> Iterator[list[subprocess.Popen[str]]]:
     procs: list[subprocess.Popen[str]] = []
     yield procs
     for proc in procs:
@@ -191,7 +192,7 @@ def workers(tmp_path: pathlib.Path) -> Iterator[list[subprocess.Popen[str]]]:
                 stream.close()
 
 
-def spawn_worker(procs: list[subprocess.Popen[str]], path: pathlib.Path, log: pathlib.Path, names: list[str],
+def spawn_worker(procs: list[subprocess.Popen[str]], path: str, log: pathlib.Path, names: list[str],
                  run_s: float = 0.0) -> subprocess.Popen[str]:
     env = {**os.environ, "RUN_S": str(run_s), "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent)}
     proc = subprocess.Popen([sys.executable, "-c", WORKER, str(path), str(log), ",".join(names)], env=env,
@@ -213,7 +214,7 @@ def runners(log: pathlib.Path) -> dict[str, set[int]]:
 
 @pytest.mark.timeout(60)
 def test_three_processes_run_each_agent_in_one_of_them_and_a_killed_ones_agents_go_on(
-        path: pathlib.Path, tmp_path: pathlib.Path, workers: list[subprocess.Popen[str]]) -> None:
+        path: str, tmp_path: str, workers: list[subprocess.Popen[str]]) -> None:
     log = tmp_path / "runs.log"
     names = [f"agent{i}" for i in range(6)]
     procs = [spawn_worker(workers, path, log, names) for _ in range(3)]
@@ -235,7 +236,7 @@ def test_three_processes_run_each_agent_in_one_of_them_and_a_killed_ones_agents_
 
 @pytest.mark.timeout(60)
 def test_a_run_cut_short_by_a_kill_is_interrupted_in_the_history(
-        path: pathlib.Path, tmp_path: pathlib.Path, workers: list[subprocess.Popen[str]]) -> None:
+        path: str, tmp_path: str, workers: list[subprocess.Popen[str]]) -> None:
     log = tmp_path / "runs.log"
     victim = spawn_worker(workers, path, log, ["slow"], run_s=30.0)
     wait_until(lambda: "slow" in runners(log), timeout=20)  # its first run is in flight
@@ -249,7 +250,7 @@ def test_a_run_cut_short_by_a_kill_is_interrupted_in_the_history(
         assert "interrupted" in outcomes
 
 
-def _running_recorded(path: pathlib.Path) -> bool:
+def _running_recorded(path: str) -> bool:
     store = open_store(path)
     try:
         record = store.load("slow")

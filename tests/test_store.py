@@ -15,13 +15,15 @@ from actors.store import SCHEMA_VERSION, AgentRecord, AgentUpdate, DesiredState,
 StoreFactory = Callable[..., Store]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def make_store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[StoreFactory]:
     """Open stores of one kind on one database; every one opened is closed after the test."""
     opened: list[Store] = []
+    url = (f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
 
     def make(history: int = 1000) -> Store:
-        store = open_store(f"sqlite:///{tmp_path / 'state.db'}", history=history)
+        store = open_store(url, history=history)
         opened.append(store)
         return store
 
@@ -190,3 +192,16 @@ def test_a_read_only_file_is_refused(tmp_path: pathlib.Path) -> None:
             open_store(str(path))
     finally:
         undo()
+
+
+def test_a_postgresql_database_that_does_not_exist_is_refused_naming_it(postgres_url: str) -> None:
+    missing = postgres_url.replace("/t", "/nosuchdb_", 1)
+    with pytest.raises(ValueError, match="nosuchdb_"):
+        open_store(missing)
+
+
+def test_a_password_never_appears_in_a_message() -> None:
+    # Port 1 on 127.0.0.1: nothing listens, the connection is refused at once.
+    with pytest.raises(ValueError) as raised:
+        open_store("postgresql://user:s3cret@127.0.0.1:1/db")
+    assert "s3cret" not in str(raised.value) and "postgresql://user:***@127.0.0.1:1/db" in str(raised.value)
