@@ -179,7 +179,8 @@ class ActorState:
             schedule = schedule.with_timezone(zone)
         if isinstance(schedule, AtSchedule):
             schedule.check_future(self.clock.now())  # ValueError in the caller, not in the actor
-        spec = None if self.journal is None else spec_of(start, zone)
+        durable = self.journal is not None or self.config.store is not None  # a scheduler's store: not adopted yet
+        spec = spec_of(start, zone) if durable else None
         return StartMsg(schedule, start.max_retries, start.run_immediately, start.options, reply, spec)
 
     def snapshot(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ server that is down costs a line a minute, never a delayed tick.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -25,6 +26,8 @@ log = logging.getLogger("actors")
 
 #: How long a write waits to join a batch; also what a kill -9 can lose (the runs since).
 FLUSH_S = 0.1
+#: How long a shutdown waits for a store call in progress before it gives up on the last writes.
+CLOSE_WAIT_S = 10.0
 #: The store's failures are logged at most once per this many seconds.
 WARN_EVERY_S = 60.0
 
@@ -49,6 +52,9 @@ class Journal:
         self._failures = 0
         self._thread = threading.Thread(target=self._run, name="actorsched-store", daemon=True)
         self._thread.start()
+        # An interpreter that exits without a shutdown (or a scheduler's stop) still writes what
+        # is queued and hands its leases over, rather than make the next process wait them out.
+        atexit.register(self.close)
 
     # -- from the actors (any thread) -------------------------------------------------------
     def record(self, update: AgentUpdate) -> None:
@@ -84,9 +90,16 @@ class Journal:
     def close(self, release: bool = True) -> None:
         """Write what is queued, give up this node's leases (so a survivor takes over at once),
         and end the thread."""
+        if self._closed:
+            return
+        atexit.unregister(self.close)
         self._closed = True
         self._wake.set()
-        self._thread.join()
+        self._thread.join(CLOSE_WAIT_S)
+        if self._thread.is_alive():  # stuck in a call to a store that does not answer
+            log.warning("store %s: no answer within %gs at shutdown; %d queued update(s) not written", self.store.url,
+                        CLOSE_WAIT_S, len(self._pending) + len(self._retry))
+            return
         self._flush()
         if release:
             with self._lock:

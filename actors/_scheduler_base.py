@@ -16,6 +16,7 @@ from actors.agent_actor import AgentActor, RunNowMsg, StartMsg, inside_agent
 from actors.config import SchedulerConfig
 from actors.messages import Pause, Start
 from actors.runtime import Binding
+from actors._system_store import StoreHolder
 
 __all__ = ["SchedulerBase"]
 
@@ -37,6 +38,8 @@ class SchedulerBase:
         self._actor = AgentActor(call, task, cfg, cfg.name or call.label, on_success, on_failure)
         self._lock = threading.Lock()
         self._binding: Binding | None = None
+        # A store given in the config is opened here: a bad one raises at construction.
+        self._store = None if cfg.store is None else StoreHolder(cfg.store, 10.0, None, cfg.clock)
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped"
@@ -117,10 +120,19 @@ class SchedulerBase:
         return (binding is not None and not binding.stop_requested and not binding.loop_closed
                 and binding.post(RunNowMsg()))
 
+    def _bound(self, binding: Binding, message: StartMsg) -> None:
+        """A new binding serves the actor: with a store, take the stored schedule up first (the
+        Start then is a no-op, or replaces it); then post the Start."""
+        if self._store is not None:
+            self._store.adopt(binding)
+        binding.post(message, urgent=True)
+
     def _forget(self, binding: Binding) -> None:
         with self._lock:
             if self._binding is binding:
                 self._binding = None
+        if self._store is not None:
+            self._store.close()  # the stop is recorded; the journal's thread ends with it
 
 
 def _replying(message: StartMsg, reply: Callable[[Any], None]) -> StartMsg:

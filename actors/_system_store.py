@@ -10,6 +10,7 @@ stops the agent's ticks, keeping it started in the store, and goes back to stand
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from typing import Any
@@ -26,6 +27,7 @@ from actors.store import AgentRecord, Store, open_store
 __all__ = ["StoreHolder"]
 
 log = logging.getLogger("actors")
+_HOLDERS = itertools.count(1)
 
 
 class StoreHolder:
@@ -35,6 +37,9 @@ class StoreHolder:
                  clock: Clock) -> None:
         self.lease_seconds = check_seconds("lease_seconds", lease_seconds, allow_zero=False)
         self.node = node_name() if node is None else check_name("node", node)
+        # The lease holder: the node plus this holder's number, so that two systems (or
+        # schedulers) of one process never both think they hold the same agent.
+        self._holder = f"{self.node}#{next(_HOLDERS)}"
         self._given = store
         self._store: Store | None = open_store(store)  # a bad store raises here, at construction
         self._clock = clock
@@ -51,7 +56,7 @@ class StoreHolder:
         if journal is None:
             store = self._store if self._store is not None else open_store(self._given)
             self._store = store
-            journal = self.journal = Journal(store, self.node, self.lease_seconds, self._clock)
+            journal = self.journal = Journal(store, self._holder, self.lease_seconds, self._clock)
         actor = binding.actor
         actor.journal, actor.node = journal, self.node
         name = actor.name

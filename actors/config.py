@@ -20,7 +20,7 @@ __all__ = ["SchedulerConfig", "local_timezone", "resolve_timezone"]
 
 log = logging.getLogger("actors")
 
-CONFIG_KEYS: Final = ("timeout", "backoff", "stop_timeout", "name", "timezone", "clock")
+CONFIG_KEYS: Final = ("timeout", "backoff", "stop_timeout", "name", "timezone", "clock", "store")
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +76,8 @@ class SchedulerConfig:
     name: str | None = None
     timezone: tzinfo | None = None
     clock: Clock = REAL_CLOCK
+    #: A scheduler's store (a path, a URL or a Store; see docs/stores.md), validated by the scheduler.
+    store: Any = None
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | SchedulerConfig | None) -> SchedulerConfig:
@@ -99,6 +101,7 @@ class SchedulerConfig:
             name=name,
             timezone=resolve_timezone(config["timezone"]) if config.get("timezone") is not None else None,
             clock=check_clock(config.get("clock")),
+            store=config.get("store"),
         )
 
     @property

@@ -82,7 +82,7 @@ class AsyncAgentScheduler(SchedulerBase):
                 if not old.stop_requested or inside_agent.get() is self._actor:
                     return False
             await asyncio.wrap_future(old.finished())  # a stop in progress: start after it, in order
-        binding.post(message, urgent=True)
+        self._bound(binding, message)
         return True
 
     async def stop(self) -> bool:
@@ -212,7 +212,7 @@ class AgentScheduler(SchedulerBase):
                 loop_thread.release()
                 raise
             binding = self._binding = Binding(self._actor, driver, loop_thread)
-        binding.post(message, urgent=True)
+        self._bound(binding, message)
         return True
 
     def stop(self, timeout: float | None = None) -> bool:

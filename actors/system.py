@@ -128,6 +128,8 @@ class ActorSystem:
             on_failure: Called once with the last error of each failed execution.
         """
         cfg = SchedulerConfig.from_mapping(config)
+        if cfg.store is not None:
+            raise ValueError("config 'store' is for a scheduler; a system's agents share ActorSystem(store=...)")
         if cfg.clock is not self._clock:
             if cfg.clock is not REAL_CLOCK:
                 raise ValueError("an agent's config 'clock' must be its system's clock: pass it as ActorSystem(clock=...)")

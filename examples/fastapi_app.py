@@ -4,6 +4,9 @@
     export ACTORSCHED_TOKEN=change-me           # the control API needs a token (no default)
     uvicorn examples.fastapi_app:app            # from the repository root
 
+    # schedules that survive restarts, each tick run once among the workers:
+    ACTORSCHED_STORE=state.db uvicorn examples.fastapi_app:app --workers 4
+
     curl localhost:8000/agents
     curl -X POST -H "Authorization: Bearer $ACTORSCHED_TOKEN" localhost:8000/agents/news/run
     curl -X POST -H "Authorization: Bearer $ACTORSCHED_TOKEN" -H "Content-Type: application/json" \
@@ -13,6 +16,7 @@ Or open localhost:8000/docs, click Authorize, paste the token, and try the route
 """
 
 import asyncio
+import os
 import time
 
 from fastapi import FastAPI
@@ -38,6 +42,8 @@ def setup(system: ActorSystem) -> None:
     system.spawn(digest, task="daily digest", name="digest")  # idle until POST .../start
 
 
-system = ActorSystem()  # built at import time, outside any loop; bound to uvicorn's at startup
+# Built at import time, outside any loop; bound to uvicorn's at startup. With ACTORSCHED_STORE
+# (a path or a URL) the schedules survive restarts and run once among the workers.
+system = ActorSystem(store=os.environ.get("ACTORSCHED_STORE") or None)
 app = FastAPI(title="actorsched example", lifespan=lifespan(system, on_startup=setup))
 app.include_router(router(system))  # token from ACTORSCHED_TOKEN; ValueError if unset

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors import ActorSystem, CatchUp, Pause, Start, Stop
+from actors import ActorSystem, AgentScheduler, AsyncAgentScheduler, CatchUp, Pause, Start, Stop
 from actors.store import DesiredState, open_store
 from actors.testing import VirtualClock
-from tests.conftest import wait_until
+from tests.conftest import run, wait_until
 
 HOUR = 3600.0
 
@@ -257,3 +257,64 @@ def _running_recorded(path: str) -> bool:
         return record is not None and record.counters.get("running") is not None
     finally:
         store.close()
+
+
+# -- the schedulers ------------------------------------------------------------------------
+def test_a_scheduler_with_a_store_keeps_its_counters_across_a_stop_and_a_new_scheduler(path: str) -> None:
+    clock = VirtualClock()
+    config = {"store": path, "name": "news", "clock": clock}
+    first = AgentScheduler(report, "news", config=config)
+    first.start("1h")
+    clock.advance(2 * HOUR)
+    first.stop()
+    second = AgentScheduler(report, "news", config=config)
+    assert second.get_stats()["successful_executions"] == 0  # nothing read before its start()
+    second.start("1h")
+    clock.advance(HOUR)
+    stats = second.get_stats()
+    assert (stats["successful_executions"], [h["run_id"] for h in second.get_history(5)]) == (3, [3, 2, 1])
+    second.stop()
+
+
+SCHEDULER = textwrap.dedent('''
+    import sys
+    from actors import AgentScheduler
+    runs = []
+    scheduler = AgentScheduler(lambda task: runs.append(1), "t", config={"store": sys.argv[1], "name": "news"})
+    scheduler.start("0.1")
+    while len(runs) < 3:
+        __import__("time").sleep(0.01)
+    # the interpreter exits without stop(): the schedule stays started in the store
+''')
+
+
+@pytest.mark.timeout(60)
+def test_a_scheduler_started_again_after_its_process_exited_takes_the_stored_schedule_up(path: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-c", SCHEDULER, path], env=env, check=True, timeout=30)
+    scheduler = AsyncAgentScheduler(report, "news", config={"store": path, "name": "news"})
+
+    async def main() -> dict[str, object]:
+        await scheduler.start("0.1")  # the same Start: the stored schedule, with its counters
+        stats = await scheduler.get_stats()
+        await scheduler.stop()
+        return stats
+
+    stats = run(main)
+    assert stats["is_running"] is True and int(stats["successful_executions"]) >= 3  # type: ignore[call-overload]
+
+
+@pytest.mark.timeout(90)
+def test_four_uvicorn_workers_with_a_store_run_each_tick_in_one_of_them(tmp_path: pathlib.Path) -> None:
+    runs = tmp_path / "runs"
+    env = {**os.environ, "RUNS_FILE": str(runs), "ACTORSCHED_STORE": str(tmp_path / "state.db"),
+           "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent)}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.workers_app:app", "--workers", "4",
+                               "--host", "127.0.0.1", "--port", "0", "--log-level", "warning"], env=env,
+                              start_new_session=True)
+    try:
+        wait_until(lambda: runs.exists() and len(runs.read_text().split()) >= 20, timeout=60)
+        assert len(set(runs.read_text().split())) == 1  # one worker ran every tick
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # uvicorn's supervisor and its four workers
+        server.wait(30)

@@ -3,7 +3,6 @@ and ``async with`` systems and mixed pools; nothing here waits for a schedule in
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
