@@ -97,9 +97,13 @@ class AgentActor(Attempts, ScheduleControl):
             return
         self.standby = False
         timers = self._ports.timers
+        still_paused = None  # a replaced schedule stays paused: the pause was an operator's call
         if replace:
             timers.disarm(TimerKind.TICK)
             self._drop_waiting_runs()
+            if self._paused:
+                still_paused = self.paused_reason or ""
+                self.stats.missed(self.held_back())  # the old schedule's ticks the pause held back
         self._running = True
         self._epoch += 1
         self._schedule, self._max_retries, self._options = msg.schedule, msg.max_retries, msg.options
@@ -119,7 +123,9 @@ class AgentActor(Attempts, ScheduleControl):
         self._exhausted = self._next_tick_at is None
         if self.journal is not None:
             write(self, state=DesiredState.STARTED, start=msg.spec)
-        if msg.run_immediately:
+        if still_paused is not None:
+            self._pause(still_paused)
+        elif msg.run_immediately:
             self._begin_execution(anchor)
         elif self._exhausted:
             self._finish()  # a one-shot due at this very instant: nothing left to tick
