@@ -102,6 +102,7 @@ class ActorState:
         self._stopping = False
         self._epoch = 0
         self._run_seq = 0
+        self._ended_seq = 0  # the run id of the last execution that ended (its history entry is written)
         self._schedule: Schedule | None = None
         self._max_retries = 3
         self._options: StartOptions = DEFAULT_OPTIONS
@@ -134,6 +135,8 @@ class ActorState:
         #: ticks (set by the system before any message, cleared by the resume it posts).
         self.standby = False
         self._spec: dict[str, Any] | None = None  # the running Start as a store keeps it
+        #: Set by a shutdown's stop: (anchor, next due, pause reason) the store keeps (`actors._durable.hold`).
+        self.store_hold: tuple[float, float | None, str | None] | None = None
         #: This process's name in stats and history when its system names one (None: hostname:pid).
         self.node: str | None = None
 
@@ -243,6 +246,7 @@ class ActorState:
             self.stats.cancelled()
             error = None if ex is None else ex.error
         if ex is not None:
+            self._ended_seq = ex.run_id
             due = ex.started_at if ex.lateness_ms is None else ex.started_at - ex.lateness_ms / 1000.0
             self._history = record(self._history, ex.run_id, due, ex.started_at, self.clock.now(), outcome,
                                    ex.attempt, error, result, ex.lateness_ms, self.node)

@@ -17,7 +17,6 @@ from typing import Any
 
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Callback, Execution, inside_agent
 from actors._clock import RunContext, Unit, current_run
-from actors._durable import write
 from actors._timers import TimerKind
 from actors._protocol import CALLBACK_DONE, AttemptDone, AttemptTimeout, Outcome, Retry
 from actors.agent import Interrupted, _is_async, aconsume, consume
@@ -41,8 +40,7 @@ class Attempts(ActorState):
         execution = self._execution = Execution(self._run_seq, None if lateness is None else lateness * 1000.0)
         self._start_attempt(execution, lateness)
         if self.journal is not None:  # a process dying in this run leaves it "interrupted"
-            started = execution.started_at
-            write(self, running=[self._run_seq, started - (lateness or 0.0), started])
+            self.journal.touched.append(self)
 
     def _start_attempt(self, ex: Execution, lateness: float | None) -> None:
         ex.attempt += 1

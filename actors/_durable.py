@@ -17,12 +17,12 @@ from actors._protocol import ResumePoint
 from actors.history import FIELDS
 from actors.messages import Start
 from actors.options import CATCH_UP_LIMIT, CatchUp
-from actors.store import AgentRecord, AgentUpdate, DesiredState
+from actors.store import AgentRecord, DesiredState
 
 if TYPE_CHECKING:
     from actors._actor_state import ActorState
 
-__all__ = ["downtime_plan", "resume_point", "spec_of", "start_of", "write"]
+__all__ = ["downtime_plan", "hold", "resume_point", "snapshot", "spec_of", "start_of", "write"]
 
 _SPEC_OPTIONS = ("overlap", "catch_up", "jitter", "max_runs", "pause_after_failures")
 
@@ -53,15 +53,48 @@ def resume_point(record: AgentRecord, history: Sequence[Mapping[str, Any]] = ())
     never started); ``history``: its newest stored entries, newest first."""
     if record.start is None or record.state not in (DesiredState.STARTED, DesiredState.PAUSED):
         return None
-    counters = record.counters
+    counters, last_due = caught_up(record.counters, history)
     anchor = counters.get("anchor_wall")
     if anchor is None:
         return None
     running = counters.get("running")
     paused = (counters.get("paused_reason") or "paused") if record.state is DesiredState.PAUSED else None
     entries = tuple(tuple(entry[f] for f in FIELDS) for entry in reversed(history))
-    return ResumePoint(float(anchor), record.next_due, counters, paused,
-                       None if running is None else (int(running[0]), float(running[1]), float(running[2])), entries)
+    if running is not None and any(e["run_id"] == running[0] for e in history):
+        running = None  # that run ended: its entry is in the history
+    next_due = record.next_due
+    if last_due is not None and (next_due is None or last_due >= next_due):
+        next_due = None  # behind the history: _take_up finds the tick after last_due
+    return ResumePoint(float(anchor), next_due, counters, paused,
+                       None if running is None else (int(running[0]), float(running[1]), float(running[2])), entries,
+                       last_due)
+
+
+def caught_up(counters: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], float | None]:
+    """``counters`` as a store last wrote them, plus the runs of ``history`` (newest first)
+    that ended after that write (the counters are written every few seconds, each entry at
+    once); and the newest of those runs' due time (wall), or None."""
+    counters = dict(counters)
+    seq = int(counters.get("ended_seq", 0))  # the runs whose ends these counters include
+    newer = sorted((e for e in history if e["run_id"] > seq), key=lambda e: e["run_id"])
+    outcomes = {"succeeded": "successful_executions", "failed": "failed_executions",
+                "cancelled": "cancelled_executions", "interrupted": "interrupted_executions"}
+    for e in newer:
+        key = outcomes.get(e["outcome"])
+        if key is not None:
+            counters[key] = counters.get(key, 0) + 1
+        attempts = int(e["attempts"] or 0)
+        counters["total_attempts"] = counters.get("total_attempts", 0) + attempts
+        counters["retries"] = counters.get("retries", 0) + max(0, attempts - 1)
+        if e["outcome"] == "succeeded":
+            counters["consecutive_failures"] = 0
+        elif e["outcome"] == "failed":
+            counters["consecutive_failures"] = counters.get("consecutive_failures", 0) + 1
+            counters["last_error"] = e["error"]
+        counters["last_run_at"], counters["last_lateness_ms"] = e["started_at"], e["lateness_ms"]
+        counters["ended_seq"] = e["run_id"]
+        counters["run_seq"] = max(int(counters.get("run_seq", 0)), e["run_id"])
+    return counters, (float(newer[-1]["scheduled_for"]) if newer else None)
 
 
 def downtime_plan(policy: CatchUp, overdue: int) -> tuple[int, int]:
@@ -76,20 +109,51 @@ def downtime_plan(policy: CatchUp, overdue: int) -> tuple[int, int]:
 
 
 def write(actor: ActorState, state: DesiredState | None = None, start: dict[str, Any] | None = None,
-          history: tuple[Any, ...] | None = None, running: list[Any] | None = None) -> None:
-    """Queue the actor's current counters and next due time (plus what is given) for its
-    store. Call only when ``actor.journal`` is set, on the actor's thread."""
+          history: tuple[Any, ...] | None = None) -> None:
+    """Tell the actor's journal what changed: a command's ``state`` (and ``start`` spec), a
+    finished run's ``history`` entry; the counters, the next due time and a run in flight are
+    read by the journal itself when it writes (`snapshot`), once per agent per batch. Call
+    only when ``actor.journal`` is set, on the actor's thread: a few deque appends, no I/O."""
     journal = actor.journal
     assert journal is not None  # the caller checked: this module runs only with a store
+    if history is not None:
+        journal.entries.append((actor, history))
+    if state is not None or start is not None:
+        journal.commands.append((actor.name, state, start))
+        journal.touched.append(actor)
+
+
+def hold(actor: ActorState) -> None:
+    """A shutdown (or a lost lease) is about to stop the actor here while the store keeps it
+    started: remember where its schedule stands (grid, next due time, pause) for `snapshot`."""
+    actor.store_hold = None
+    counters, next_due = snapshot(actor)
+    actor.store_hold = (counters["anchor_wall"], next_due, counters["paused_reason"])
+
+
+def snapshot(actor: ActorState) -> tuple[dict[str, Any], float | None]:
+    """The counters (with the grid anchor, the run in flight and the pause reason) and the next
+    due time (wall) of ``actor``, read from the journal's thread. Each field is one atomic read,
+    and the batch after a change reads them again, so the store catches up with the actor."""
     clock = actor.clock
+    offset = clock.now() - clock.monotonic()
     counters = actor.stats.counters()
     counters["run_seq"] = actor._run_seq
-    counters["anchor_wall"] = actor._anchor + (clock.now() - clock.monotonic())
-    counters["running"] = running
+    counters["ended_seq"] = actor._ended_seq
+    held = actor.store_hold
+    if held is not None:  # a shutdown stopped it here: the store keeps where its schedule stood
+        counters["anchor_wall"], counters["paused_reason"] = held[0], held[2]
+        ex = actor._execution
+        counters["running"] = None if ex is None or not ex.started_at else [
+            ex.run_id, ex.started_at - (ex.lateness_ms or 0.0) / 1000.0, ex.started_at]
+        return counters, held[1]
+    counters["anchor_wall"] = actor._anchor + offset
+    ex = actor._execution
+    counters["running"] = None if ex is None or not ex.started_at else [
+        ex.run_id, ex.started_at - (ex.lateness_ms or 0.0) / 1000.0, ex.started_at]
     counters["paused_reason"] = actor.paused_reason
     next_due = actor._next_tick_at
-    if next_due is None and actor._paused and actor._resume_from is not None:
-        next_due = actor._resume_from + (clock.now() - clock.monotonic())  # the first tick the pause holds back
-    journal.record(AgentUpdate(actor.name, start=start, state=state, next_due=next_due,
-                               clear_next_due=next_due is None, counters=counters,
-                               history=[] if history is None else [history]))
+    resume_from = actor._resume_from
+    if next_due is None and actor._paused and resume_from is not None:
+        next_due = resume_from + offset  # the first tick the pause holds back
+    return counters, next_due

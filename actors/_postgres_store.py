@@ -70,8 +70,8 @@ class PostgresStore(SqlStore):
                 self._conn = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
             conn = self._conn
             try:
-                with conn.transaction():
-                    yield conn
+                with conn.transaction(), conn.cursor() as cursor:
+                    yield cursor
             except self._psycopg.OperationalError:
                 conn.close()  # broken: made again at the next call
                 self._conn = None

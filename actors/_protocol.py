@@ -55,6 +55,7 @@ class ResumePoint:
     paused: str | None = None
     interrupted: tuple[int, float, float] | None = None
     history: tuple[tuple[Any, ...], ...] = ()
+    last_due: float | None = None  # the due time (wall) of the newest run in the history
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from actors._durable import write
+from actors._durable import hold, write
 from actors.store import DesiredState
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Execution
 from actors._loop_driver import after_loop_calls
@@ -41,6 +41,8 @@ class StopProtocol(ActorState):
             queued.reply(False)
 
     def _on_stop(self, msg: StopMsg) -> None:
+        if msg.keep and self.journal is not None and self._running and self.store_hold is None:
+            hold(self)  # before the stop changes what the store must keep (a shutdown keeps it started)
         self._finished = False  # a finished schedule reads "stopped" once stopped
         if self._paused:
             self._paused = False
@@ -62,6 +64,7 @@ class StopProtocol(ActorState):
         if self.journal is not None:
             if msg.keep:
                 self.standby = True  # a shutdown or a lost lease: the store keeps it started
+                self.journal.touched.append(self)
             else:
                 self._next_tick_at = None
                 write(self, state=DesiredState.STOPPED)

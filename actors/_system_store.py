@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from actors._clock import Clock
-from actors._durable import resume_point, start_of
+from actors._durable import caught_up, resume_point, start_of
 from actors._journal import Journal
 from actors._protocol import StopMsg
 from actors._validate import check_name, check_seconds
@@ -85,9 +85,12 @@ class StoreHolder:
             if record is not None and resume_point(record) is None:
                 # Stopped or finished: it does not run, but keeps its counters and history.
                 # Safe from this thread: nothing has been posted to the new actor yet.
-                actor.stats.restore(record.counters)
-                actor._run_seq = int(record.counters.get("run_seq", 0))
-                for entry in reversed(_history(journal, name)):
+                history = _history(journal, name)
+                counters, _ = caught_up(record.counters, history)
+                actor.stats.restore(counters)
+                actor._run_seq = int(counters.get("run_seq", 0))
+                actor._ended_seq = int(counters.get("ended_seq", 0))
+                for entry in reversed(history):
                     actor._history = record_entry(actor._history, tuple(entry[f] for f in FIELDS))
             elif record is not None:
                 take_up(record)

@@ -96,6 +96,7 @@ class AgentActor(Attempts, ScheduleControl):
                 msg.reply(False)
             return
         self.standby = False
+        self.store_hold = None
         timers = self._ports.timers
         still_paused = None  # a replaced schedule stays paused: the pause was an operator's call
         if replace:
@@ -143,6 +144,7 @@ class AgentActor(Attempts, ScheduleControl):
         for entry in point.history:  # the newest stored runs, as if they had run here
             self._history = record_entry(self._history, entry)
         self._run_seq = int(point.counters.get("run_seq", 0))
+        self._ended_seq = int(point.counters.get("ended_seq", 0))
         anchor = self._anchor = point.anchor_wall - offset
         self.stats.started(now_mono)
         catch_up = msg.options.catch_up
@@ -151,15 +153,20 @@ class AgentActor(Attempts, ScheduleControl):
         if point.interrupted is not None:
             run_id, due, started = point.interrupted
             self.stats.interrupted_executions += 1
+            self._ended_seq = max(self._ended_seq, run_id)
             self._history = record(self._history, run_id, due, started, now_wall, RunOutcome.INTERRUPTED, 1,
                                    "its process died during the run", None, (started - due) * 1000.0, self.node)
             if self.journal is not None:
                 write(self, history=self._history[-1])
             overdue.append(due - offset)
             count += 1
-        if point.next_due is not None and point.next_due <= now_wall:
-            mono = schedule.clock == "monotonic"  # an interval's grid; cron counts in wall time
-            first, until = (point.next_due - offset, now_mono) if mono else (point.next_due, now_wall)
+        mono = schedule.clock == "monotonic"  # an interval's grid; cron counts in wall time
+        next_due = point.next_due
+        if next_due is None and point.last_due is not None:  # the counters were behind the history
+            after = fires_after(schedule, point.last_due - offset if mono else point.last_due, 1, anchor)
+            next_due = None if not after else (after[0] + offset if mono else after[0])
+        if next_due is not None and next_due <= now_wall:
+            first, until = (next_due - offset, now_mono) if mono else (next_due, now_wall)
             late = fires_between(schedule, first, until, anchor)
             count += 1 + late
             # Only "all" runs each of them: the others need no walk over a long downtime.

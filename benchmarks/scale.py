@@ -37,6 +37,7 @@ import gc
 import os
 import queue
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -99,17 +100,19 @@ def lateness_stats(per_agent: list[tuple[float, list[float], int]], ticks: int,
     }
 
 
-def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = False) -> Result:
+def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = False, store: bool = False) -> Result:
     """One scale point; see the module docstring for what is measured. ``gc_freeze``: call
     ``gc.freeze()`` once every agent has started (what an application can do today), so the
-    collector stops re-scanning the agents' long-lived objects."""
+    collector stops re-scanning the agents' long-lived objects. ``store``: the system keeps its
+    agents in a SQLite file (a fresh one in a temporary directory)."""
     from actors import ActorSystem, Start
 
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     threads0, rss0 = threading.active_count(), rss_bytes()
     records: list[list[float]] = [[] for _ in range(agents)]
-    system = ActorSystem()
+    folder = tempfile.TemporaryDirectory() if store else None
+    system = ActorSystem(store=None if folder is None else os.path.join(folder.name, "state.db"))
     now = time.time if shape == "jitter" else time.monotonic  # history's times are wall-clock
     start = Start("1", jitter=JITTER) if shape == "jitter" else Start("1")
     t0 = time.perf_counter()
@@ -143,6 +146,8 @@ def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = Fa
     final = system.shutdown()
     shutdown_s = time.perf_counter() - t0
     time.sleep(0.2)
+    if folder is not None:
+        folder.cleanup()
     skips = [final[f"a{i}"]["skipped_ticks"] if f"a{i}" in final else 0 for i in range(agents)]
     pairs = None
     if shape == "jitter":  # the agents are stopped: their history is read without an ask
@@ -151,7 +156,7 @@ def run(agents: int, ticks: int = 10, shape: str = "burst", gc_freeze: bool = Fa
     late = lateness_stats(list(zip(anchors, starts, skips)), ticks, pairs)
     runs = sum(1 for s in starts for t in s if window0 <= t <= end)  # the runs the CPU time paid for
     return {
-        "agents": agents, "ticks": ticks, "shape": shape, "gc_freeze": gc_freeze, **late,
+        "agents": agents, "ticks": ticks, "shape": shape, "gc_freeze": gc_freeze, "store": store, **late,
         "skipped": sum(s["skipped_ticks"] for s in final.values()),
         "spawn_s": spawn_s, "start_s": start_s, "all_started_s": all_started_s, "shutdown_s": shutdown_s,
         "threads_max": threads_max, "threads_before": threads0, "threads_after": threading.active_count(),
@@ -212,8 +217,10 @@ if __name__ == "__main__":
     parser.add_argument("--jitter", action="store_true", help="start all at once with a jitter of 0.9 interval")
     parser.add_argument("--floor", action="store_true", help="also run the raw-asyncio burst floor")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() once all agents have started")
+    parser.add_argument("--store", action="store_true", help="keep the agents in a SQLite store")
     args = parser.parse_args()
-    r = run(args.agents, args.ticks, "jitter" if args.jitter else "spread" if args.spread else "burst", args.gc_freeze)
+    r = run(args.agents, args.ticks, "jitter" if args.jitter else "spread" if args.spread else "burst", args.gc_freeze,
+            args.store)
     print(f"{r['agents']} agents ({r['shape']}{', gc.freeze()' if r['gc_freeze'] else ''}), {os.cpu_count()} cores, "
           f"{r['ticks']} ticks of 1 s")
     print(f"  lateness ticks 2..{r['ticks']}: {_fmt(r['steady'])}")

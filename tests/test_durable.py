@@ -318,3 +318,21 @@ def test_four_uvicorn_workers_with_a_store_run_each_tick_in_one_of_them(tmp_path
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # uvicorn's supervisor and its four workers
         server.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_counters_a_kill_left_behind_the_history_are_read_back_from_it(
+        path: str, tmp_path: pathlib.Path, workers: list[subprocess.Popen[str]]) -> None:
+    log = tmp_path / "runs.log"
+    victim = spawn_worker(workers, path, log, ["quick"])
+    wait_until(lambda: log.exists() and log.read_text().count("quick ") >= 8, timeout=20)  # within 5 s: the
+    victim.send_signal(signal.SIGKILL)  # counters were written at the Start only, each run's entry at once
+    victim.wait(10)
+    ran = log.read_text().count("quick ")
+    with ActorSystem(store=path, lease_seconds=1.0) as system:
+        ref = system.spawn(lambda task: None, task="t", name="quick")
+        wait_until(lambda: ref.stats()["is_running"], timeout=10)
+        stats, history = ref.stats(), ref.history(100)
+        succeeded = [h["run_id"] for h in history if h["outcome"] == "succeeded"]
+        assert succeeded[-1] == 1 and succeeded == sorted(succeeded, reverse=True)  # every run since the first
+        assert stats["successful_executions"] >= len(succeeded) >= ran - 2  # a kill loses ~100 ms of writes
