@@ -46,7 +46,7 @@ class PostgresStore(SqlStore):
         try:
             import psycopg
         except ImportError:
-            raise ValueError(f"store {self.url} needs psycopg: pip install 'actorsched[postgres]'") from None
+            raise ValueError(f"store {self.url} needs psycopg 3 (the postgres extra): pip install 'psycopg[binary]'") from None
         self._psycopg = psycopg
         self._dsn = url
         self._lock = threading.Lock()  # one connection, used by the writer thread and by spawn()
