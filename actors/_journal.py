@@ -97,12 +97,6 @@ class Journal:
             self._standby[name] = acquired
             self._on_loss[name] = lost
 
-    def forget(self, name: str) -> None:
-        """The agent is gone from this process (its lease is released at close)."""
-        with self._lock:
-            self._standby.pop(name, None)
-            self._on_loss.pop(name, None)
-
     def close(self, release: bool = True) -> None:
         """Write what is queued, give up this node's leases (so a survivor takes over at once),
         and end the thread."""
@@ -237,8 +231,7 @@ class Journal:
                 return
             if record is not None:
                 with self._lock:
-                    if self._standby.pop(name, None) is None:
-                        continue  # forgotten meanwhile
+                    del self._standby[name]
                     self._owned[name] = self._on_loss.pop(name)
                 log.info("agent %s: node %s takes it over", name, self.node)
                 acquired(record)
