@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from actors._clock import Clock
 from actors._durable import snapshot
 from actors.store import AgentRecord, AgentUpdate, DesiredState, Store
 
@@ -49,8 +48,10 @@ Lost = Callable[[], None]
 class Journal:
     """One system's write-behind journal and lease keeper (see the module docstring)."""
 
-    def __init__(self, store: Store, node: str, lease_seconds: float, clock: Clock) -> None:
-        self.store, self.node, self.lease_seconds, self._clock = store, node, lease_seconds, clock
+    def __init__(self, store: Store, node: str, lease_seconds: float) -> None:
+        # Leases are read in real wall time, whatever clock the agents run on: they are about
+        # whether a process is alive, and a virtual clock's hours must not expire them.
+        self.store, self.node, self.lease_seconds = store, node, lease_seconds
         #: Agents whose counters, next due time or run in flight changed (repeats are fine).
         self.touched: deque[ActorState] = deque()
         #: (agent, history entry) of finished runs, in order.
@@ -81,7 +82,7 @@ class Journal:
     def claim(self, name: str, lost: Lost) -> bool:
         """Try to take ``name``'s lease now (at spawn); True if this node runs it."""
         try:
-            taken = self.store.acquire(name, self.node, self.lease_seconds, self._clock.now())
+            taken = self.store.acquire(name, self.node, self.lease_seconds, time.time())
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the spawn
             self._warn("take the lease of", exc)
             taken = False
@@ -163,9 +164,15 @@ class Journal:
         now = time.monotonic()
         updates: dict[str, AgentUpdate] = {}
         due: dict[int, ActorState] = {}
+        with self._lock:
+            # Only what this node holds the lease of is written: an agent in standby (or one
+            # whose lease was just lost) must not overwrite the record its owner keeps.
+            owned = set(self._owned)
         commands = self.commands
         while commands:
             name, state, start = commands.popleft()
+            if name not in owned:
+                continue
             update = updates.setdefault(name, AgentUpdate(name))
             if state is not None:
                 update.state = state
@@ -174,11 +181,15 @@ class Journal:
         entries = self.entries
         while entries:
             actor, entry = entries.popleft()
+            if actor.name not in owned:
+                continue
             updates.setdefault(actor.name, AgentUpdate(actor.name)).history.append(entry)
             self._defer(actor, now)
         touched = self.touched
         while touched:
             actor = touched.popleft()
+            if actor.name not in owned:
+                continue
             if (final or actor.name in updates and updates[actor.name].state is not None
                     or actor._execution is not None or actor.store_hold is not None):
                 due[id(actor)] = actor
@@ -189,7 +200,8 @@ class Journal:
             deferred_at.popleft()
             actor = deferred.popleft()
             self._deferred_ids.discard(id(actor))
-            due[id(actor)] = actor
+            if actor.name in owned:
+                due[id(actor)] = actor
         for i, actor in enumerate(due.values(), 1):
             if i % _CHUNK == 0:
                 time.sleep(0)  # let the ticks have the GIL between chunks of snapshots
@@ -206,7 +218,7 @@ class Journal:
             self._deferred.append(actor)
 
     def _keep_leases(self) -> None:
-        now = self._clock.now()
+        now = time.time()
         with self._lock:
             owned, standby = list(self._owned), list(self._standby.items())
         try:

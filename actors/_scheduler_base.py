@@ -39,7 +39,7 @@ class SchedulerBase:
         self._lock = threading.Lock()
         self._binding: Binding | None = None
         # A store given in the config is opened here: a bad one raises at construction.
-        self._store = None if cfg.store is None else StoreHolder(cfg.store, 10.0, None, cfg.clock)
+        self._store = None if cfg.store is None else StoreHolder(cfg.store, 10.0, None)
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped"

@@ -15,7 +15,6 @@ import logging
 import os
 from typing import Any
 
-from actors._clock import Clock
 from actors._durable import caught_up, resume_point, start_of
 from actors._journal import Journal
 from actors._protocol import StopMsg
@@ -33,8 +32,7 @@ _HOLDERS = itertools.count(1)
 class StoreHolder:
     """The store of one system and, while it has agents, its journal."""
 
-    def __init__(self, store: str | os.PathLike[str] | Store, lease_seconds: float, node: str | None,
-                 clock: Clock) -> None:
+    def __init__(self, store: str | os.PathLike[str] | Store, lease_seconds: float, node: str | None) -> None:
         self.lease_seconds = check_seconds("lease_seconds", lease_seconds, allow_zero=False)
         self.node = node_name() if node is None else check_name("node", node)
         # The lease holder: the node plus this holder's number, so that two systems (or
@@ -42,7 +40,6 @@ class StoreHolder:
         self._holder = f"{self.node}#{next(_HOLDERS)}"
         self._given = store
         self._store: Store | None = open_store(store)  # a bad store raises here, at construction
-        self._clock = clock
         self.journal: Journal | None = None
 
     @property
@@ -56,7 +53,7 @@ class StoreHolder:
         if journal is None:
             store = self._store if self._store is not None else open_store(self._given)
             self._store = store
-            journal = self.journal = Journal(store, self._holder, self.lease_seconds, self._clock)
+            journal = self.journal = Journal(store, self._holder, self.lease_seconds)
         actor = binding.actor
         actor.journal, actor.node = journal, self.node
         name = actor.name

@@ -76,7 +76,7 @@ class ActorSystem:
             check_seconds("config 'restart_window'", config.get("restart_window", 60.0), allow_zero=False),
         )
         self._clock = check_clock(clock)
-        self._store = None if store is None else StoreHolder(store, lease_seconds, node, self._clock)
+        self._store = None if store is None else StoreHolder(store, lease_seconds, node)
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
         self._dead_letters = DeadLetters()

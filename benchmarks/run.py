@@ -10,6 +10,10 @@ of 500 agents over 2 ticks, 10,000 agents at a 6 s interval (the full run's 1,66
 second), no profile. Full (~12 min): 1,000 ticks per series, 2,000 messages, 100 / 1,000 /
 10,000 agents for 10 ticks (and, as evidence, 10,000 with gc.freeze()), CPU per run of 1,000
 agents over 4 ticks in 2 alternating rounds, 100,000 agents at 60 s, and the py-spy profile.
+Both then measure the stores (:mod:`benchmarks.store`): 10,000 agents with and without a SQLite
+store, N agents in 4 processes on SQLite and on PostgreSQL (quick: 200 for 10 s; full: 1,000
+for 60 s; the server comes from the pgserver wheel), the same without a store (the contender),
+and takeovers after kill -9 (quick 2, full 5 per store kind); ~5 more minutes in a full run.
 Both run the contenders, which must FAIL their goals: the drifting scheduler (``naive_sync``,
 idle only) and the wasteful CPU wrapper (``wasteful_async``).
 """
@@ -38,11 +42,13 @@ PLANS: dict[str, dict[str, Any]] = {
     "quick": {"ticks_idle": 100, "ticks_busy": 50, "messages": 500, "stop_repeats": 10, "shutdown_agents": 1000,
               "shutdown_warm_s": 1.0, "shutdown_repeats": 1, "scale_agents": [10000], "scale_ticks": 4,
               "gc_freeze_evidence": False, "cpu_agents": 500, "cpu_ticks": 2, "cpu_rounds": 1,
-              "large_agents": 10000, "large_interval": 6.0, "profile": False},
+              "large_agents": 10000, "large_interval": 6.0, "profile": False,
+              "store_agents": 200, "store_procs": 4, "store_seconds": 10.0, "store_overhead_ticks": 4, "takeovers": 2},
     "full": {"ticks_idle": 1000, "ticks_busy": 1000, "messages": 2000, "stop_repeats": 30, "shutdown_agents": 1000,
              "shutdown_warm_s": 2.0, "shutdown_repeats": 3, "scale_agents": [100, 1000, 10000], "scale_ticks": 10,
              "gc_freeze_evidence": True, "cpu_agents": 1000, "cpu_ticks": 4, "cpu_rounds": 2,
-             "large_agents": 100000, "large_interval": 60.0, "profile": True},
+             "large_agents": 100000, "large_interval": 60.0, "profile": True,
+             "store_agents": 1000, "store_procs": 4, "store_seconds": 60.0, "store_overhead_ticks": 6, "takeovers": 5},
 }
 
 
@@ -100,6 +106,23 @@ def run_suite(mode: str, profile: bool) -> Result:
     step(f"many agents: {n:,} at {interval:g} s (about {2 * interval:.0f} s)")
     results["large"] = {"agents": n, "interval_s": interval,
                         **run_child("large:run", timeout=2 * interval + 180, agents=n, interval=interval)}
+    results["stores"] = stores = {"overhead": {}, "processes": {}, "takeover": {}}
+    for with_store in (False, True):
+        step(f"stores: 10,000 agents at 1 s, spread, {'with' if with_store else 'without'} a SQLite store")
+        stores["overhead"]["with" if with_store else "without"] = run_child(
+            "scale:run", timeout=180, agents=10000, ticks=plan["store_overhead_ticks"], shape="spread", store=with_store)
+    n, procs, seconds = plan["store_agents"], plan["store_procs"], plan["store_seconds"]
+    for kind in ("sqlite", "postgresql", "none"):
+        step(f"stores: {n:,} agents in {procs} processes for {seconds:g} s, {kind}")
+        small = kind == "none"  # the contender: the quick size is enough to fail
+        stores["processes"][kind] = run_child(
+            "store:processes", timeout=seconds * 2 + 240, kind="sqlite" if small else kind,
+            agents=min(n, 200) if small else n, procs=procs, seconds=min(seconds, 10.0) if small else seconds,
+            store=not small)
+    for kind in ("sqlite", "postgresql"):
+        step(f"stores: {plan['takeovers']} takeovers after kill -9, {kind}")
+        stores["takeover"][kind] = run_child("store:takeover", timeout=60 * plan["takeovers"] + 60, kind=kind,
+                                             repeats=plan["takeovers"])
     if profile:
         step("profile: 2,000 agents under py-spy")
         results["profile"] = run_child("profile:run", timeout=120, agents=2000, seconds=6.0)

@@ -93,7 +93,20 @@ def good() -> Result:
                               "missing": 0}]},
         "cpu": {"rounds": [cpu_round(), cpu_round()]},
         "large": large(),
+        "stores": stores(),
     }
+
+
+def stores() -> Result:
+    point_ = {"steady": summ(1.0, 2.0), "cpu_us_per_run": 80.0, "gc_collections": 10, "gc_gen2": 0, "gc_max_ms": 3.0}
+    procs = {"agents": 1000, "procs": 4, "seconds": 60.0, "runs": 240000, "duplicates": 0, "lost": 0,
+             "lateness": summ(0.5, 9.0)}
+    return {"overhead": {"without": dict(point_), "with": {**point_, "steady": summ(1.1, 2.2), "cpu_us_per_run": 90.0}},
+            "processes": {"sqlite": dict(procs), "postgresql": dict(procs),
+                          "none": {**procs, "agents": 200, "seconds": 10.0, "duplicates": 7000,
+                                   "lateness": summ(None, None, n=0)}},  # type: ignore[arg-type]
+            "takeover": {k: {"repeats": 5, "taken_over": 5, "lease_s": 2.0, "interval_s": 0.2, **summ(1900.0, 1930.0)}
+                         for k in ("sqlite", "postgresql")}}
 
 
 def by_key(results: Result) -> dict[str, Goal]:
@@ -112,6 +125,8 @@ def test_good_numbers_pass_every_goal_and_the_contenders_fail_theirs() -> None:
     waster = verdicts["cpu.wasteful_async"]
     assert waster.contender and not waster.ok
     assert "4.00× the floor's 40 µs" in waster.why and waster.check == "the verdict can fail"
+    unstored = verdicts["store.processes.none"]
+    assert unstored.contender and not unstored.ok and "every process runs every agent" in unstored.why
 
 
 def test_no_results_at_all_fail_every_goal_as_not_measured() -> None:
@@ -122,7 +137,7 @@ def test_no_results_at_all_fail_every_goal_as_not_measured() -> None:
 
 # Which goals each top-level section feeds: removing the section must FAIL exactly those.
 SECTIONS = {"dispatch": ("dispatch.", "drift."), "messages": ("messages.",), "stop": ("stop.",), "scale": ("scale.",),
-            "cpu": ("cpu.",), "large": ("large.",)}
+            "cpu": ("cpu.",), "large": ("large.",), "stores": ("store.",)}
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -184,6 +199,17 @@ BAD = [
     ("scale skipped a tick", _set("scale.points.1.skipped", 1), "scale.jitter.latency", False),
     ("scale missed a run", _set("scale.points.1.missing", 3), "scale.jitter.latency", False),
     ("scale RSS over 300 MB", _set("scale.points.0.rss_total_mb", 400.0), "scale.burst.resources", False),
+    ("the store doubles the p99", _set("stores.overhead.with.steady.p99_ms", 4.0), "store.overhead", False),
+    ("the store costs 20 % CPU", _set("stores.overhead.with.cpu_us_per_run", 96.0), "store.overhead", False),
+    ("no run without a store", _set("stores.overhead.without", {"error": "exited 1"}), "store.overhead", True),
+    ("one duplicate on SQLite", _set("stores.processes.sqlite.duplicates", 1), "store.processes.sqlite", False),
+    ("one lost tick on PostgreSQL", _set("stores.processes.postgresql.lost", 1), "store.processes.postgresql",
+     False),
+    ("processes p99 over 20 ms", _set("stores.processes.sqlite.lateness.p99_ms", 25.0), "store.processes.sqlite",
+     False),
+    ("a takeover past lease + tick", _set("stores.takeover.sqlite.max_ms", 2300.0), "store.takeover.sqlite", False),
+    ("a kill never taken over", _set("stores.takeover.postgresql.taken_over", 4), "store.takeover.postgresql",
+     False),
     ("burst spawn + start over 5 s", _set("scale.points.0.start_s", 4.8), "scale.burst.resources", False),
     ("shutdown over 2 s", _set("scale.points.1.shutdown_s", 2.5), "scale.jitter.resources", False),
     ("the scale child timed out", _set("scale.points.1", {"agents": 10000, "shape": "jitter", "gc_freeze": False,

@@ -336,3 +336,26 @@ def test_counters_a_kill_left_behind_the_history_are_read_back_from_it(
         succeeded = [h["run_id"] for h in history if h["outcome"] == "succeeded"]
         assert succeeded[-1] == 1 and succeeded == sorted(succeeded, reverse=True)  # every run since the first
         assert stats["successful_executions"] >= len(succeeded) >= ran - 2  # a kill loses ~100 ms of writes
+
+
+def test_a_system_in_standby_never_overwrites_what_the_owner_keeps(path: str) -> None:
+    clock = VirtualClock()
+    owner = ActorSystem(store=path, clock=clock, node="owner")
+    try:
+        ref = owner.spawn(report, task="news", name="news")
+        ref.ask(Start("1h"))
+        clock.advance(3 * HOUR)
+        with ActorSystem(store=path, clock=clock, node="standby") as standby:
+            waiting = standby.spawn(report, task="news", name="news")
+            assert waiting.ask(Start("1h", max_retries=7)) is False and waiting.ask(Stop())["is_running"] is False
+        owner.shutdown()
+        store = open_store(path)
+        try:
+            record = store.load("news")
+            assert record is not None
+            assert (record.state, record.start and record.start["max_retries"]) == (DesiredState.STARTED, 3)
+            assert record.counters["successful_executions"] == 3 and record.next_due is not None
+        finally:
+            store.close()
+    finally:
+        owner.shutdown()
