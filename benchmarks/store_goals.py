@@ -60,7 +60,8 @@ def processes_goal(results: Result, kind: str, contender: bool = False) -> Goal:
         p99 = (p.get("lateness") or {}).get("p99_ms")
         if p99 is None and not contender:
             raise NotMeasured(f"{label}: lateness")
-        goal.name = f"{p['agents']:,} agents × {p['procs']} {label}, {p['seconds']:g} s"
+        size = f"{p['agents']:,} agents × {p['procs']} processes, {p['seconds']:g} s"
+        goal.name = f"contender: {size}, no store" if contender else f"{size} on one {kind} store"
         goal.ok = dup == 0 and lost == 0 and p99 is not None and p99 <= PROCESSES_P99_MS
         goal.measured = f"{p['runs']:,} runs, duplicates {dup}, lost {lost}, p99 {ms(p99)}"
         if not goal.ok:
