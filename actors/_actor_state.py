@@ -22,7 +22,7 @@ from actors._protocol import HistoryMsg, PauseMsg, Reply, ResumeMsg, RunNowMsg, 
 from actors.agent import AgentCall
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
-from actors.history import RunOutcome, newest, node_name, record, shown_result
+from actors.history import RunOutcome, newest, node_name, record, record_entry, shown_result
 from actors.messages import Start
 from actors.options import DEFAULT_OPTIONS, StartOptions
 from actors.schedule import AtSchedule, CronSchedule, Schedule
@@ -185,6 +185,15 @@ class ActorState:
         durable = self.journal is not None or self.config.store is not None  # a scheduler's store: not adopted yet
         spec = spec_of(start, zone) if durable else None
         return StartMsg(schedule, start.max_retries, start.run_immediately, start.options, reply, spec)
+
+    def restore_stored(self, counters: dict[str, Any], entries: tuple[tuple[Any, ...], ...]) -> None:
+        """Take up the counters and history entries (oldest first) a store kept, as if those
+        runs had run here. Call on the actor's thread, or before anything is posted to it."""
+        self.stats.restore(counters)
+        self._run_seq = int(counters.get("run_seq", 0))
+        self._ended_seq = int(counters.get("ended_seq", 0))
+        for entry in entries:
+            self._history = record_entry(self._history, entry)
 
     def snapshot(self) -> dict[str, Any]:
         """The public stats dict, with ``name``, ``kind`` and ``state``."""

@@ -1,10 +1,11 @@
 """What an agent actor tells its system's store, and how a stored schedule is taken up again.
 
-With a store, the actor (the only writer of its state) appends an `AgentUpdate` to its
-system's `Journal` at each change that a later process needs: a Start (its spec and grid), a
-run that begins (so that a process dying in it leaves an ``interrupted`` run), a run that
-ends (its history entry, the counters, the next due time), a pause, a resume, a stop, the end
-of the schedule. Without a store none of this runs: ``actor.journal`` is None.
+With a store, the actor (the only writer of its state) tells its system's `Journal` of each
+change that a later process needs, with deque appends only (`write`): a command (Start with
+its spec, pause, resume, stop, the end of the schedule), a run that begins (so that a process
+dying in it leaves an ``interrupted`` run), a run's history entry. The journal's thread reads
+the counters, the grid and the next due time itself (`snapshot`). Without a store none of this
+runs: ``actor.journal`` is None.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from actors._protocol import ResumePoint
 from actors.history import FIELDS
 from actors.messages import Start
-from actors.options import CATCH_UP_LIMIT, CatchUp
 from actors.store import AgentRecord, DesiredState
 
 if TYPE_CHECKING:
     from actors._actor_state import ActorState
 
-__all__ = ["downtime_plan", "hold", "resume_point", "snapshot", "spec_of", "start_of", "write"]
+__all__ = ["caught_up", "entries_of", "hold", "resume_point", "snapshot", "spec_of", "start_of", "write"]
 
 _SPEC_OPTIONS = ("overlap", "catch_up", "jitter", "max_runs", "pause_after_failures")
 
@@ -59,7 +59,7 @@ def resume_point(record: AgentRecord, history: Sequence[Mapping[str, Any]] = ())
         return None
     running = counters.get("running")
     paused = (counters.get("paused_reason") or "paused") if record.state is DesiredState.PAUSED else None
-    entries = tuple(tuple(entry[f] for f in FIELDS) for entry in reversed(history))
+    entries = entries_of(history)
     if running is not None and any(e["run_id"] == running[0] for e in history):
         running = None  # that run ended: its entry is in the history
     next_due = record.next_due
@@ -68,6 +68,12 @@ def resume_point(record: AgentRecord, history: Sequence[Mapping[str, Any]] = ())
     return ResumePoint(float(anchor), next_due, counters, paused,
                        None if running is None else (int(running[0]), float(running[1]), float(running[2])), entries,
                        last_due)
+
+
+def entries_of(history: Sequence[Mapping[str, Any]]) -> tuple[tuple[Any, ...], ...]:
+    """Stored history entries (newest first, as dicts) as `actors.history` keeps them: tuples
+    in `FIELDS` order, oldest first."""
+    return tuple(tuple(entry[f] for f in FIELDS) for entry in reversed(history))
 
 
 def caught_up(counters: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], float | None]:
@@ -95,17 +101,6 @@ def caught_up(counters: Mapping[str, Any], history: Sequence[Mapping[str, Any]])
         counters["ended_seq"] = e["run_id"]
         counters["run_seq"] = max(int(counters.get("run_seq", 0)), e["run_id"])
     return counters, (float(newer[-1]["scheduled_for"]) if newer else None)
-
-
-def downtime_plan(policy: CatchUp, overdue: int) -> tuple[int, int]:
-    """(ticks to run, ticks missed) for ``overdue`` ticks that fell while no process ran the
-    agent: unlike a stalled loop's late tick, even one of them is a missed tick."""
-    if overdue <= 0 or policy is CatchUp.SKIP:
-        return 0, max(0, overdue)
-    if policy is CatchUp.ONCE:
-        return 1, overdue - 1
-    runs = min(overdue, CATCH_UP_LIMIT)
-    return runs, overdue - runs
 
 
 def write(actor: ActorState, state: DesiredState | None = None, start: dict[str, Any] | None = None,
@@ -140,17 +135,14 @@ def snapshot(actor: ActorState) -> tuple[dict[str, Any], float | None]:
     counters = actor.stats.counters()
     counters["run_seq"] = actor._run_seq
     counters["ended_seq"] = actor._ended_seq
-    held = actor.store_hold
-    if held is not None:  # a shutdown stopped it here: the store keeps where its schedule stood
-        counters["anchor_wall"], counters["paused_reason"] = held[0], held[2]
-        ex = actor._execution
-        counters["running"] = None if ex is None or not ex.started_at else [
-            ex.run_id, ex.started_at - (ex.lateness_ms or 0.0) / 1000.0, ex.started_at]
-        return counters, held[1]
-    counters["anchor_wall"] = actor._anchor + offset
     ex = actor._execution
     counters["running"] = None if ex is None or not ex.started_at else [
         ex.run_id, ex.started_at - (ex.lateness_ms or 0.0) / 1000.0, ex.started_at]
+    held = actor.store_hold
+    if held is not None:  # a shutdown stopped it here: the store keeps where its schedule stood
+        counters["anchor_wall"], counters["paused_reason"] = held[0], held[2]
+        return counters, held[1]
+    counters["anchor_wall"] = actor._anchor + offset
     counters["paused_reason"] = actor.paused_reason
     next_due = actor._next_tick_at
     resume_from = actor._resume_from

@@ -4,8 +4,9 @@ Actors append what changed from the thread that serves them (deque appends: no l
 no dict built on a tick): themselves when their counters or next due time moved, a finished
 run's history entry, a command's state. One thread per system (``actorsched-store``) turns
 that into one `AgentUpdate` per agent every `FLUSH_S`, reading each touched agent's counters
-once (`actors._durable.snapshot`), and writes the batch as one transaction; renews the leases this node holds and tries to take those of agents it spawned
-but another node runs (standby). A store that fails is retried at the next flush with what
+once (`actors._durable.snapshot`), and writes the batch as one transaction; it also renews
+the leases this node holds and tries to take those of agents it spawned but another node
+runs (standby). A store that fails is retried at the next flush with what
 piled up meanwhile; its errors are logged once per `WARN_EVERY_S`, so a locked file or a
 server that is down costs a line a minute, never a delayed tick.
 """
@@ -98,7 +99,7 @@ class Journal:
             self._standby[name] = acquired
             self._on_loss[name] = lost
 
-    def close(self, release: bool = True) -> None:
+    def close(self) -> None:
         """Write what is queued, give up this node's leases (so a survivor takes over at once),
         and end the thread."""
         if self._closed:
@@ -112,15 +113,14 @@ class Journal:
                         CLOSE_WAIT_S, len(self.touched) + len(self.entries) + len(self._retry))
             return
         self._flush(final=True)
-        if release:
-            with self._lock:
-                names = list(self._owned)
-                self._owned.clear()
-                self._standby.clear()
-            try:
-                self.store.release(names, self.node)
-            except Exception as exc:  # noqa: BLE001
-                self._warn("release the leases in", exc)
+        with self._lock:
+            names = list(self._owned)
+            self._owned.clear()
+            self._standby.clear()
+        try:
+            self.store.release(names, self.node)
+        except Exception as exc:  # noqa: BLE001
+            self._warn("release the leases in", exc)
 
     # -- the journal's thread ----------------------------------------------------------------
     def _run(self) -> None:

@@ -15,11 +15,11 @@ import logging
 import os
 from typing import Any
 
-from actors._durable import caught_up, resume_point, start_of
+from actors._durable import caught_up, entries_of, resume_point, start_of
 from actors._journal import Journal
 from actors._protocol import StopMsg
 from actors._validate import check_name, check_seconds
-from actors.history import FIELDS, HISTORY_IN_MEMORY, node_name, record_entry
+from actors.history import HISTORY_IN_MEMORY, node_name
 from actors.runtime import Binding
 from actors.store import AgentRecord, Store, open_store
 
@@ -41,11 +41,6 @@ class StoreHolder:
         self._given = store
         self._store: Store | None = open_store(store)  # a bad store raises here, at construction
         self.journal: Journal | None = None
-
-    @property
-    def url(self) -> str:
-        """The store's URL (no password)."""
-        return self._store.url if self._store is not None else str(self._given)
 
     def adopt(self, binding: Binding) -> None:
         """Attach a new agent to the store (see the module docstring); call before returning its ref."""
@@ -83,12 +78,7 @@ class StoreHolder:
                 # Stopped or finished: it does not run, but keeps its counters and history.
                 # Safe from this thread: nothing has been posted to the new actor yet.
                 history = _history(journal, name)
-                counters, _ = caught_up(record.counters, history)
-                actor.stats.restore(counters)
-                actor._run_seq = int(counters.get("run_seq", 0))
-                actor._ended_seq = int(counters.get("ended_seq", 0))
-                for entry in reversed(history):
-                    actor._history = record_entry(actor._history, tuple(entry[f] for f in FIELDS))
+                actor.restore_stored(caught_up(record.counters, history)[0], entries_of(history))
             elif record is not None:
                 take_up(record)
             return

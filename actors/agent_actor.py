@@ -24,12 +24,12 @@ from actors._protocol import (
     AttemptDone, AttemptTimeout, CallbackDone, HistoryMsg, InjectFault, PauseMsg, ResumeMsg, Retry, RunDeadline,
     RunNowMsg, StartMsg, StatsMsg, StopDeadline, StopMsg,
 )
-from actors._durable import downtime_plan, write
+from actors._durable import write
 from actors._protocol import ResumePoint
 from actors._schedule_control import ScheduleControl
 from actors._timers import Tick, TimerKind
-from actors.history import RunOutcome, record, record_entry
-from actors.options import CATCH_UP_LIMIT, CatchUp
+from actors.history import RunOutcome, record
+from actors.options import CATCH_UP_LIMIT, CatchUp, catch_up_plan
 from actors.schedule import fires_after, fires_between
 from actors.store import DesiredState
 from bridge import CancelToken
@@ -140,11 +140,7 @@ class AgentActor(Attempts, ScheduleControl):
         clock, schedule = self.clock, msg.schedule
         now_wall, now_mono = clock.now(), clock.monotonic()
         offset = now_wall - now_mono
-        self.stats.restore(point.counters)
-        for entry in point.history:  # the newest stored runs, as if they had run here
-            self._history = record_entry(self._history, entry)
-        self._run_seq = int(point.counters.get("run_seq", 0))
-        self._ended_seq = int(point.counters.get("ended_seq", 0))
+        self.restore_stored(point.counters, point.history)
         anchor = self._anchor = point.anchor_wall - offset
         self.stats.started(now_mono)
         catch_up = msg.options.catch_up
@@ -175,7 +171,7 @@ class AgentActor(Attempts, ScheduleControl):
         self._next_tick_at = self.stats.next_run_at = self._ports.timers.start_ticks(
             self._epoch, schedule, anchor, msg.options.jitter)
         self._exhausted = self._next_tick_at is None
-        runs, missed = (0, count) if point.paused is not None else downtime_plan(catch_up, count)
+        runs, missed = (0, count) if point.paused is not None else catch_up_plan(catch_up, count, downtime=True)
         self.stats.missed(missed)
         if point.paused is not None:
             self._pause(point.paused)

@@ -84,14 +84,18 @@ class StartOptions:
 DEFAULT_OPTIONS: Final = StartOptions()
 
 
-def catch_up_plan(policy: CatchUp, overdue: int) -> tuple[int, int]:
-    """Return (ticks to run, ticks missed) for ``overdue`` ticks due at once (``overdue >= 1``).
+def catch_up_plan(policy: CatchUp, overdue: int, downtime: bool = False) -> tuple[int, int]:
+    """Return (ticks to run, ticks missed) for ``overdue`` ticks due at once.
 
-    One overdue tick is a tick on time (perhaps late, never missed): it runs. More than one
-    means the loop stalled past whole intervals, and ``policy`` decides.
+    For a running process one overdue tick is a tick on time (perhaps late, never missed): it
+    runs. More than one means the loop stalled past whole intervals, and ``policy`` decides.
+    With ``downtime`` the ticks fell while no process ran the agent (a store resumes it): then
+    even one of them is a missed tick, and ``policy`` decides about all of them.
     """
-    if overdue <= 1:
-        return overdue, 0
+    if overdue <= 0:
+        return 0, 0
+    if overdue == 1 and not downtime:
+        return 1, 0
     if policy is CatchUp.SKIP:
         return 0, overdue
     if policy is CatchUp.ONCE:
