@@ -42,16 +42,21 @@ WORKER = textwrap.dedent('''
     import os, sys, time
     from actors import ActorSystem, Start
     store, out, agents, interval, lease = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+    live, prefix = (sys.argv[6], sys.argv[7]) if len(sys.argv) > 7 else (None, "a")  # takeover: each run at once
     runs = []
 
     def make(name):
         def agent(task):
-            runs.append((name, time.time()))
+            if live is None:
+                runs.append((name, time.time()))
+            else:
+                with open(live, "a") as f:
+                    f.write(f"{os.getpid()} {time.time()!r}\\n")
         return agent
 
     system = ActorSystem(store=None if store == "-" else store, lease_seconds=lease)
     for i in range(agents):
-        system.spawn(make(f"a{i}"), task="t", name=f"a{i}").tell(Start(str(interval)))
+        system.spawn(make(f"{prefix}{i}"), task="t", name=f"{prefix}{i}").tell(Start(str(interval)))
     print("ready", flush=True)
     sys.stdin.read()
     system.shutdown()
@@ -79,9 +84,12 @@ def store_url(kind: str, folder: str) -> Iterator[str]:
         server.cleanup()
 
 
-def _spawn(url: str, out: str, agents: int, interval: float, lease: float) -> subprocess.Popen[str]:
+def _spawn(url: str, out: str, agents: int, interval: float, lease: float, live: str | None = None,
+           prefix: str = "a") -> subprocess.Popen[str]:
+    """A worker process; with ``live``, each run appends its pid and time there at once."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, url, out, str(agents), str(interval), str(lease)],
+    extra = [] if live is None else [live, prefix]
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, url, out, str(agents), str(interval), str(lease), *extra],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
@@ -148,15 +156,7 @@ def takeover(kind: str = "sqlite", repeats: int = 5, lease: float = 2.0, interva
         for r in range(repeats):
             name = f"agent{r}"
             log = os.path.join(folder, f"takeover{r}")
-            code = WORKER.replace('runs.append((name, time.time()))',
-                                  'open(LOG, "a").write(f"{os.getpid()} {time.time()!r}\\n")')
-            code = code.replace("runs = []", f"runs = []\nLOG = {log!r}").replace('f"a{i}"', repr(name))
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            procs = [subprocess.Popen([sys.executable, "-c", code, url, os.devnull, "1", str(interval), str(lease)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-                     for _ in range(2)]
-            for p in procs:
-                assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            procs = [_spawn(url, os.devnull, 1, interval, lease, log, name) for _ in range(2)]
             while not os.path.exists(log):
                 time.sleep(0.01)
             owner = int(pathlib.Path(log).read_text().split()[0])
