@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from actors._tick_heap import TickHeap, TickTarget
 from actors.errors import ArgumentTypeError
 from bridge import CancelToken
 
@@ -84,6 +85,15 @@ class Clock:
         """Call ``fn(*args)`` on ``loop`` at ``due`` (this clock's monotonic seconds); call on
         the thread that runs ``loop``."""
         return loop.call_at(loop.time() + (due - time.monotonic()), fn, *args, context=_timer_context())
+
+    def arm_tick(self, loop: TimerHost, ticks: TickHeap, due: float, target: TickTarget) -> int:
+        """Call ``target.fire_tick()`` on ``loop`` at ``due``: an agent's next tick, kept in
+        its host's ``ticks`` (no timer object per pending tick); the number returned cancels it."""
+        return ticks.push(loop.time() + (due - time.monotonic()), target)
+
+    def cancel_tick(self, ticks: TickHeap, seq: int) -> None:
+        """Cancel the tick that `arm_tick` numbered ``seq`` (on the host's thread)."""
+        ticks.cancel(seq)
 
     def random(self) -> float:
         """A random float in ``[0, 1)`` for jitter (a virtual clock's are seeded: the same test

@@ -22,6 +22,7 @@ from bridge import Channel, ChannelClosed
 from bridge.shared import RefCounted
 
 from actors._mailbox import Mailbox, ReadyQueue
+from actors._tick_heap import LoopTicks
 
 
 __all__ = ["LoopDriver", "after_loop_calls", "begin_loop_call_batching", "flush_loop_calls", "running_loop"]
@@ -109,6 +110,8 @@ class LoopDriver(ReadyQueue, RefCounted):
         # Handlers run in a context of their own, never in the one of whoever posted (an
         # agent's run telling another agent must not lend it its context variables).
         self._context = contextvars.Context()
+        #: The ticks of the async agents on this loop, behind one loop timer.
+        self.ticks = LoopTicks(loop)
 
     # -- the mailbox worker ---------------------------------------------------------------
     def nudge(self) -> None:
@@ -177,6 +180,7 @@ class LoopDriver(ReadyQueue, RefCounted):
 
     async def aclose(self) -> None:
         """Close the channel and wait for the consumer task to end (run on the driver's loop)."""
+        self.ticks.close()
         await self._channel.aclose()
 
     def call(self, fn: Callable[..., None], *args: Any) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 # of its envelopes; pykka is pinned below 5.
 from pykka._envelope import Envelope
 
+from actors._tick_heap import TickHeap, TickTarget, fire_all
+
 __all__ = ["TIMERS_DUE", "Envelope", "TimedInbox", "TimerHandle"]
 
 log = logging.getLogger("actors")
@@ -71,6 +73,32 @@ _REARM_ENVELOPE: Envelope[Any] = Envelope(TIMERS_DUE)
 _PURGE_EVERY = 4096
 
 
+class _WorkerTicks(TickHeap):
+    """The ticks of the sync agents a worker serves: a `TickHeap` under the inbox's lock that
+    wakes the worker when a tick armed from another thread is the new earliest deadline."""
+
+    __slots__ = ("_inbox",)
+
+    def __init__(self, inbox: TimedInbox) -> None:
+        super().__init__()
+        self._inbox = inbox
+
+    def push(self, when: float, target: TickTarget) -> int:
+        """`TickHeap.push` under the inbox's lock."""
+        inbox = self._inbox
+        with inbox._lock:
+            seq = TickHeap.push(self, when, target)
+            earliest = self._heap[0][1] == seq and not (inbox._heap and inbox._heap[0].when <= when)
+        if earliest and threading.get_ident() != inbox._worker:
+            inbox._queue.put(_REARM_ENVELOPE)
+        return seq
+
+    def cancel(self, seq: int) -> None:
+        """`TickHeap.cancel` under the inbox's lock."""
+        with self._inbox._lock:
+            TickHeap.cancel(self, seq)
+
+
 class TimedInbox:
     """FIFO envelopes plus a heap of timers, for one pykka worker thread.
 
@@ -85,6 +113,8 @@ class TimedInbox:
         self._lock = threading.Lock()  # the heap
         self._queue: queue.SimpleQueue[Envelope[Any]] = queue.SimpleQueue()
         self._heap: list[TimerHandle] = []
+        #: The agents' ticks, kept apart from the other timers (see `actors._tick_heap`).
+        self.ticks = _WorkerTicks(self)
         self._seq = itertools.count()
         self._pushes = 0
         self._closed = False
@@ -98,12 +128,15 @@ class TimedInbox:
     def get(self) -> Envelope[Any]:
         """The next envelope: due timers first, then the queue; waits until one is there."""
         self._worker = threading.get_ident()
-        lock, heap, get = self._lock, self._heap, self._queue.get
+        lock, heap, ticks, get = self._lock, self._heap, self.ticks, self._queue.get
         while True:
             with lock:
                 while heap and heap[0].cancelled:
                     heapq.heappop(heap)
-                delay = heap[0].when - time.monotonic() if heap else None
+                when = ticks.earliest()
+                if heap and (when is None or heap[0].when < when):
+                    when = heap[0].when
+                delay = when - time.monotonic() if when is not None else None
             if delay is not None and delay <= 0:
                 return _DUE_ENVELOPE
             try:
@@ -147,7 +180,10 @@ class TimedInbox:
         with self._lock:
             while heap and heap[0].cancelled:
                 heapq.heappop(heap)
-            return bool(heap) and heap[0].when - time.monotonic() <= seconds
+            when = self.ticks.earliest()
+            if heap and (when is None or heap[0].when < when):
+                when = heap[0].when
+            return when is not None and when - time.monotonic() <= seconds
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> TimerHandle:
         """Call ``fn(*args)`` on the worker thread as soon as it is free; ``RuntimeError``
@@ -166,6 +202,7 @@ class TimedInbox:
             self._closed = True
             timers = self._heap[:]
             self._heap.clear()
+            self.ticks.clear()
         for timer in timers:
             timer.cancel()
 
@@ -175,12 +212,14 @@ class TimedInbox:
 
         They are taken off the heap under one lock hold (10,000 ticks due in one instant cost
         one acquisition, not 10,000); a timer one of them arms for now runs at the next turn.
+        The other timers (cross-thread calls, deadlines) run before the ticks due with them.
         """
         now, due = time.monotonic(), []
         with self._lock:
             heap = self._heap
             while heap and heap[0].when <= now:
                 due.append(heapq.heappop(heap))
+            ticks = TickHeap.pop_due(self.ticks, now)
         for timer in due:
             if timer.cancelled:
                 continue
@@ -188,3 +227,4 @@ class TimedInbox:
                 timer.fn(*timer.args)
             except Exception:  # one bad call must not cost the other due timers
                 log.exception("timer call %r failed", timer.fn)
+        fire_all(ticks)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors._clock import REAL_CLOCK, Clock, Timer, TimerHost
+from actors._tick_heap import TickHeap
 from actors.schedule import IntervalSchedule, Schedule, fires_between
 
 __all__ = ["AgentTimers", "Tick", "TimerKind"]
@@ -34,7 +35,7 @@ class Tick:
 class TimerKind(enum.Enum):
     """The timers an agent may have pending, at most one of each."""
 
-    TICK = "_on_tick"        # the next tick of the schedule (the value: its slot)
+    TICK = "_tick_seq"       # the next tick of the schedule (the value: its slot)
     RETRY = "_on_retry"      # the end of a backoff wait
     TIMEOUT = "_on_timeout"  # an attempt's deadline
     STOP = "_on_stop"        # a stop's deadline
@@ -47,15 +48,22 @@ class AgentTimers:
     """One agent's timers on its host. Every method must run on the host's thread, which is
     also the thread its mailbox is served on (so handlers arm and cancel with plain calls).
 
-    One slot per `TimerKind` rather than a dict: one long-lived object fewer per agent."""
+    One slot per `TimerKind` rather than a dict: one long-lived object fewer per agent. The
+    pending tick is no timer object but a number in the host's `TickHeap`, its arguments in
+    slots here (see `actors._tick_heap`: a tick waiting its interval costs the GC nothing)."""
 
-    __slots__ = ("_host", "_post", "_clock", "_on_tick", "_on_retry", "_on_timeout", "_on_stop", "_tick_due", "_jitter")
+    __slots__ = ("_host", "_ticks", "_post", "_clock", "_tick_seq", "_on_retry", "_on_timeout", "_on_stop",
+                 "_tick_due", "_jitter", "_t_epoch", "_t_schedule", "_t_anchor", "_t_wall", "_t_fire")
 
-    def __init__(self, host: TimerHost, post: Post, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(self, host: TimerHost, ticks: TickHeap, post: Post, clock: Clock = REAL_CLOCK) -> None:
         self._host = host
+        self._ticks = ticks
         self._post = post
         self._clock = clock
-        self._on_tick: Timer | None = None
+        self._tick_seq = -1  # the pending tick's number in the host's heap; -1: none
+        self._t_epoch = 0
+        self._t_schedule: Schedule | None = None
+        self._t_anchor = self._t_wall = self._t_fire = 0.0
         self._on_retry: Timer | None = None
         self._on_timeout: Timer | None = None
         self._on_stop: Timer | None = None
@@ -75,6 +83,13 @@ class AgentTimers:
 
     def disarm(self, kind: TimerKind) -> None:
         """Cancel the timer of that kind, if any."""
+        if kind is TimerKind.TICK:
+            seq = self._tick_seq
+            if seq >= 0:
+                self._tick_seq = -1
+                self._t_schedule = None
+                self._clock.cancel_tick(self._ticks, seq)
+            return
         timer: Timer | None = getattr(self, kind.value)
         if timer is not None:
             setattr(self, kind.value, None)
@@ -99,7 +114,7 @@ class AgentTimers:
 
     def next_tick_due(self) -> float | None:
         """The grid time (monotonic, before jitter) of the pending tick, if one is armed."""
-        return self._tick_due if self._on_tick is not None else None
+        return self._tick_due if self._tick_seq >= 0 else None
 
     def _arm_tick(self, epoch: int, schedule: Schedule, anchor: float, after_mono: float) -> tuple[float | None, float | None]:
         """Arm the first fire after ``after_mono``; return its (monotonic, wall-clock) time on
@@ -120,26 +135,30 @@ class AgentTimers:
         self._tick_due = due
         # Jitter moves the fire, not the grid: the next tick is still counted from ``due``.
         fire = due + self._jitter * clock.random() if self._jitter else due
-        # A module function with the timers among its arguments, not the bound method: the
-        # pending tick is the one timer every agent always has, and a bound method is one
-        # more long-lived object per agent for each full GC pass (100,000 agents: 100,000).
-        self._arm_tick_at(fire, epoch, schedule, anchor, due, wall, fire)
+        self._t_epoch, self._t_schedule, self._t_anchor, self._t_wall, self._t_fire = epoch, schedule, anchor, wall, fire
+        self._arm_tick_at(fire)
         return due, wall
 
-    def _arm_tick_at(self, due_mono: float, *args: Any) -> None:
-        """`_call_at_mono` for the tick, the timer every run re-arms: its slot by name, not
-        through ``TimerKind.TICK.value`` (two Enum property reads per tick)."""
-        old = self._on_tick
-        if old is not None:
-            old.cancel()
-        self._on_tick = self._clock.call_at(self._host, due_mono, _tick, self, *args)
+    def _arm_tick_at(self, when: float) -> None:
+        """Arm the tick whose arguments are in the slots at ``when`` (monotonic)."""
+        clock, old = self._clock, self._tick_seq
+        if old >= 0:
+            clock.cancel_tick(self._ticks, old)
+        self._tick_seq = clock.arm_tick(self._host, self._ticks, when, self)
+
+    def fire_tick(self) -> None:
+        """The host's tick heap says the pending tick is due (on the host's thread)."""
+        self._tick_seq = -1
+        schedule = self._t_schedule
+        if schedule is not None:
+            self._tick(self._t_epoch, schedule, self._t_anchor, self._tick_due or 0.0, self._t_wall, self._t_fire)
 
     def _tick(self, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float, fire: float) -> None:
         clock = self._clock
         if schedule.clock == "wall":
             early = (wall + (fire - due)) - clock.now()
             if early > 0.001:  # the wall clock was set back or the machine slept: wait the rest
-                self._arm_tick_at(clock.monotonic() + early, epoch, schedule, anchor, due, wall, fire)
+                self._arm_tick_at(clock.monotonic() + early)  # the slots still hold this tick
                 return
             now_wall = clock.now()
             # A cron job fires at most once a minute: only a tick handled a minute late can
@@ -155,11 +174,6 @@ class AgentTimers:
             missed = max(0, round((next_due - due) / schedule.seconds) - 1)
         if self._post(Tick(epoch, fire, next_wall, missed)) is False:
             self.disarm(TimerKind.TICK)
-
-
-def _tick(timers: AgentTimers, epoch: int, schedule: Schedule, anchor: float, due: float, wall: float,
-          fire: float) -> None:
-    timers._tick(epoch, schedule, anchor, due, wall, fire)
 
 
 def _fire(timers: AgentTimers, kind: TimerKind, message: Any) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors._clock import Clock, RunContext, TimerHost, Unit
+from actors._tick_heap import TickHeap, TickTarget
 
 __all__ = ["VirtualTimer", "VirtualTimers", "nothing"]
 
@@ -24,6 +25,14 @@ _PURGE_EVERY = 1024
 
 def nothing() -> None:
     return None
+
+
+_ARMING: Any = object()
+
+
+def _fire_tick(pending: dict[int, VirtualTimer], seq: int, target: TickTarget) -> None:
+    if pending.pop(seq, None) is not None:
+        target.fire_tick()
 
 
 class VirtualTimer:
@@ -59,6 +68,7 @@ class VirtualTimers(Clock):
         self._sleeping: dict[asyncio.Task[Any], VirtualTimer] = {}  # tasks in asleep(), on their loops
         self._on_loops: dict[TimerHost, int] = {}  # calls waiting for each loop
         self._pushes = 0  # timers pushed since the heap was last purged of cancelled ones
+        self._ticks: dict[int, VirtualTimer] = {}  # the agents' pending ticks by number
 
     # -- timers (called by the runtime) ---------------------------------------------------
     def call_at(self, loop: TimerHost, due: float, fn: Callable[..., None], *args: Any) -> VirtualTimer:
@@ -71,6 +81,21 @@ class VirtualTimers(Clock):
         if due_now:
             self._dispatch(timer)
         return timer
+
+    def arm_tick(self, loop: TimerHost, ticks: TickHeap, due: float, target: TickTarget) -> int:
+        """An agent's next tick as a virtual timer (the host's ``ticks`` are the real clock's)."""
+        seq, pending = next(self._seq), self._ticks
+        pending[seq] = _ARMING  # a tick due now may fire on its loop before call_at returns
+        timer = self.call_at(loop, due, _fire_tick, pending, seq, target)
+        if seq in pending:
+            pending[seq] = timer
+        return seq
+
+    def cancel_tick(self, ticks: TickHeap, seq: int) -> None:
+        """Cancel the tick numbered ``seq``."""
+        timer = self._ticks.pop(seq, None)
+        if timer is not None and timer is not _ARMING:
+            timer.cancel()
 
     def _dispatch(self, timer: VirtualTimer) -> None:
         """Run a due timer's call on its loop, counted busy until it has run (no lock held)."""

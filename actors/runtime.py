@@ -24,6 +24,7 @@ from actors._loop_driver import LoopDriver, running_loop
 from actors._clock import TimerHost
 from actors._actor_state import DeathListener
 from actors._ports import Ports
+from actors._tick_heap import TickHeap
 from actors._timers import AgentTimers
 from bridge import LoopThread, ThreadPool
 
@@ -66,11 +67,13 @@ class Binding:
         # dispatcher worker: a steady tick crosses no thread (async) or one (sync, to the pool).
         on_loop = self.on_loop = actor.call.is_async
         host: TimerHost
+        ticks: TickHeap
         if on_loop:
-            self.mailbox, host = mailbox_on(driver, actor, clock), driver.loop
+            self.mailbox, host, ticks = mailbox_on(driver, actor, clock), driver.loop, driver.ticks
         else:
-            self.mailbox, host = self.dispatcher.mailbox_for(actor, clock)
-        actor.bind(Ports(self.mailbox, AgentTimers(host, self.mailbox, clock), self.pool, driver, on_loop, clock))
+            self.mailbox, inbox = self.dispatcher.mailbox_for(actor, clock)
+            host, ticks = inbox, inbox.ticks
+        actor.bind(Ports(self.mailbox, AgentTimers(host, ticks, self.mailbox, clock), self.pool, driver, on_loop, clock))
         actor.on_dead = self  # see agent_died; the binding itself, not a bound method per agent
         #: Told (on the serving thread) when supervision gives up on the agent; one listener
         #: object for all of a system's bindings.

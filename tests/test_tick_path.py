@@ -80,3 +80,84 @@ def test_a_sync_agents_report_is_handled_while_its_worker_has_timers_coming() ->
         assert succeeded.wait(5)
         stats = ref.ask(GetStats(), timeout=5)
     assert stats["successful_executions"] == 1 and stats["state"] == "idle"
+
+
+class _Target:
+    def __init__(self, name: str, fired: list[str]) -> None:
+        self.name, self.fired = name, fired
+
+    def fire_tick(self) -> None:
+        self.fired.append(self.name)
+
+
+def test_pending_ticks_fire_in_time_order_and_a_cancelled_one_never_fires() -> None:
+    from actors._tick_heap import TickHeap
+
+    fired: list[str] = []
+    heap = TickHeap()
+    later = heap.push(2.0, _Target("later", fired))
+    heap.push(1.0, _Target("first", fired))
+    heap.push(1.0, _Target("second", fired))  # same time: in the order armed
+    gone = heap.push(0.5, _Target("cancelled", fired))
+    heap.cancel(gone)
+    heap.cancel(gone)  # twice is harmless
+    assert heap.earliest() == 1.0 and len(heap) == 3
+    for target in heap.pop_due(1.5):
+        target.fire_tick()
+    assert fired == ["first", "second"]
+    heap.cancel(later)
+    assert heap.earliest() is None and heap.pop_due(10.0) == []
+
+
+def test_a_waiting_tick_is_nothing_the_garbage_collector_scans() -> None:
+    # The reason the heap exists: a tick pending for its whole interval must not be promoted
+    # to the oldest generation, whose growth triggers the full passes that stall every agent.
+    import gc
+
+    from actors._tick_heap import TickHeap
+
+    heap, fired = TickHeap(), []
+    targets = [_Target(str(i), fired) for i in range(1000)]
+    for i, target in enumerate(targets):
+        heap.push(float(i), target)
+    gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in heap._heap)
+
+
+def test_a_bulk_cancel_does_not_keep_the_heap_growing() -> None:
+    from actors._tick_heap import TickHeap
+
+    heap, fired = TickHeap(), []
+    target = _Target("t", fired)
+    for _ in range(20):  # 20 bulk stops of 1,000 agents, each re-armed afterwards
+        for seq in [heap.push(3600.0, target) for _ in range(1000)]:
+            heap.cancel(seq)
+    assert len(heap._heap) < 6000 and len(heap) == 0
+
+
+def test_ticks_on_a_loop_fire_through_one_timer_and_stop_with_the_loop_driver() -> None:
+    from actors._tick_heap import LoopTicks
+
+    fired: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticks = LoopTicks(loop)
+        done = loop.create_future()
+
+        class Last(_Target):
+            def fire_tick(self) -> None:
+                super().fire_tick()
+                done.set_result(None)
+
+        now = loop.time()
+        ticks.push(now + 0.02, Last("c", fired))
+        ticks.push(now + 0.01, _Target("b", fired))
+        ticks.cancel(ticks.push(now + 0.005, _Target("x", fired)))
+        ticks.push(now, _Target("a", fired))
+        await asyncio.wait_for(done, 5)
+        ticks.push(loop.time() + 3600, _Target("never", fired))
+        ticks.close()  # the pending loop timer goes with it: asyncio.run ends at once
+
+    asyncio.run(main())
+    assert fired == ["a", "b", "c"]
