@@ -112,7 +112,7 @@ def write(actor: ActorState, state: DesiredState | None = None, start: dict[str,
     journal = actor.journal
     assert journal is not None  # the caller checked: this module runs only with a store
     if history is not None:
-        journal.entries.append((actor, history))
+        journal.entries.extend((actor, history))  # one call: the journal never sees half a pair
     if state is not None or start is not None:
         journal.commands.append((actor.name, state, start))
         journal.touched.append(actor)

@@ -3,8 +3,9 @@
 Actors append what changed from the thread that serves them (deque appends: no lock, no I/O,
 no dict built on a tick): themselves when their counters or next due time moved, a finished
 run's history entry, a command's state. One thread per system (``actorsched-store``) turns
-that into one `AgentUpdate` per agent every `FLUSH_S`, reading each touched agent's counters
-once (`actors._durable.snapshot`), and writes the batch as one transaction; it also renews
+that into one `Batch` every `FLUSH_S` (flat rows, an `AgentUpdate` only for a command),
+reading each touched agent's counters once (`actors._durable.snapshot`), and writes it as one
+transaction; it also renews
 the leases this node holds and tries to take those of agents it spawned but another node
 runs (standby). A store that fails is retried at the next flush with what
 piled up meanwhile; its errors are logged once per `WARN_EVERY_S`, so a locked file or a
@@ -14,15 +15,16 @@ server that is down costs a line a minute, never a delayed tick.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from actors._durable import snapshot
-from actors.store import AgentRecord, AgentUpdate, DesiredState, Store
+from actors._leases import LeaseHolder, Leases
+from actors.store import AgentUpdate, Batch, DesiredState, Store
 
 if TYPE_CHECKING:
     from actors._actor_state import ActorState
@@ -42,8 +44,6 @@ CLOSE_WAIT_S = 10.0
 #: The store's failures are logged at most once per this many seconds.
 WARN_EVERY_S = 60.0
 
-Acquired = Callable[[AgentRecord], None]
-Lost = Callable[[], None]
 
 
 class Journal:
@@ -55,8 +55,9 @@ class Journal:
         self.store, self.node, self.lease_seconds = store, node, lease_seconds
         #: Agents whose counters, next due time or run in flight changed (repeats are fine).
         self.touched: deque[ActorState] = deque()
-        #: (agent, history entry) of finished runs, in order.
-        self.entries: deque[tuple[ActorState, tuple[Any, ...]]] = deque()
+        #: Finished runs, in order: an agent then its history entry, two items per run (one
+        #: ``extend``), so that no (agent, entry) pair is made to wait for the next batch.
+        self.entries: deque[Any] = deque()
         # Counters to write by then: two deques, not one of (time, agent) pairs, so that 10,000
         # agents waiting add no GC-tracked tuple each to every full collection.
         self._deferred_at: deque[float] = deque()
@@ -64,11 +65,8 @@ class Journal:
         self._deferred_ids: set[int] = set()
         #: (name, state, start spec) of commands, in order.
         self.commands: deque[tuple[str, DesiredState | None, dict[str, Any] | None]] = deque()
-        self._retry: dict[str, AgentUpdate] = {}  # a failed batch, merged, written first next time
-        self._owned: dict[str, Lost] = {}  # name -> what to do when its lease is lost
-        self._standby: dict[str, Acquired] = {}  # name -> what to do once its lease is ours
-        self._on_loss: dict[str, Lost] = {}  # standby name -> its `lost`, owned once acquired
-        self._lock = threading.Lock()  # _owned and _standby
+        self._retry = Batch()  # a failed batch, written first next time (merged with the new one)
+        self.leases = Leases(store, node, lease_seconds, self._warn)
         self._wake = threading.Event()
         self._closed = False
         self._warned_at = -WARN_EVERY_S
@@ -80,24 +78,14 @@ class Journal:
         atexit.register(self.close)
 
     # -- from the system ---------------------------------------------------------------------
-    def claim(self, name: str, lost: Lost) -> bool:
+    def claim(self, name: str, holder: LeaseHolder) -> bool:
         """Try to take ``name``'s lease now (at spawn); True if this node runs it."""
-        try:
-            taken = self.store.acquire(name, self.node, self.lease_seconds, time.time())
-        except Exception as exc:  # noqa: BLE001 - a store outage must not fail the spawn
-            self._warn("take the lease of", exc)
-            taken = False
-        if taken:
-            with self._lock:
-                self._owned[name] = lost
-        return taken
+        return self.leases.claim(name, holder)
 
-    def wait_for(self, name: str, acquired: Acquired, lost: Lost) -> None:
-        """Take ``name``'s lease as soon as it is free, then call ``acquired(record)`` (on the
-        journal's thread); later losses call ``lost()``."""
-        with self._lock:
-            self._standby[name] = acquired
-            self._on_loss[name] = lost
+    def wait_for(self, name: str, holder: LeaseHolder) -> None:
+        """Take ``name``'s lease as soon as it is free, then call ``holder.taken_up(record)``
+        (on the journal's thread); a later loss calls ``holder.lost()``."""
+        self.leases.wait_for(name, holder)
 
     def close(self) -> None:
         """Write what is queued, give up this node's leases (so a survivor takes over at once),
@@ -110,13 +98,10 @@ class Journal:
         self._thread.join(CLOSE_WAIT_S)
         if self._thread.is_alive():  # stuck in a call to a store that does not answer
             log.warning("store %s: no answer within %gs at shutdown; %d queued update(s) not written", self.store.url,
-                        CLOSE_WAIT_S, len(self.touched) + len(self.entries) + len(self._retry))
+                        CLOSE_WAIT_S, len(self.touched) + len(self.entries) // 2 + self._retry.size())
             return
         self._flush(final=True)
-        with self._lock:
-            names = list(self._owned)
-            self._owned.clear()
-            self._standby.clear()
+        names = self.leases.release_all()
         try:
             self.store.release(names, self.node)
         except Exception as exc:  # noqa: BLE001
@@ -124,26 +109,24 @@ class Journal:
 
     # -- the journal's thread ----------------------------------------------------------------
     def _run(self) -> None:
-        next_lease = time.monotonic() + self.lease_seconds / 3
+        leases = self.leases
         while not self._closed:
-            self._wake.wait(FLUSH_S)
+            # Every FLUSH_S, or sooner when a standby's holder's lease ends.
+            self._wake.wait(min(FLUSH_S, max(0.0, leases.next_due() - time.monotonic())))
             if self._closed:
                 return
             self._flush()
-            if time.monotonic() >= next_lease:
-                next_lease = time.monotonic() + self.lease_seconds / 3
-                self._keep_leases()
+            leases.keep()
 
     def _flush(self, final: bool = False) -> None:
-        batch = self._retry
-        self._retry = {}
-        for update in self._collect(final):
-            merged = batch.get(update.name)
-            batch[update.name] = update if merged is None else _merge(merged, update, self.store.history_limit)
+        batch = self._collect(final)
+        if self._retry:
+            batch = _merge_batches(self._retry, batch, self.store.history_limit)
+            self._retry = Batch()
         if not batch:
             return
         try:
-            self.store.write(list(batch.values()))
+            self.store.write(batch)
         except Exception as exc:  # noqa: BLE001 - kept for the next flush
             self._retry = batch
             self._warn("write to", exc)
@@ -152,8 +135,8 @@ class Journal:
             log.warning("store %s: writing again after %d failed attempts", self.store.url, self._failures)
             self._failures = 0
 
-    def _collect(self, final: bool = False) -> list[AgentUpdate]:
-        """One update per agent from what the actors queued since the last batch.
+    def _collect(self, final: bool = False) -> Batch:
+        """One batch from what the actors queued since the last one.
 
         Every history entry and command goes into the batch. An agent's counters and next due
         time go in with a command, while one of its runs is in flight (so that a process dying
@@ -162,35 +145,36 @@ class Journal:
         GIL. What a crash leaves unwritten a resume reads back from the history entries newer
         than the counters (`actors._durable.resume_point`)."""
         now = time.monotonic()
-        updates: dict[str, AgentUpdate] = {}
+        changes: dict[str, AgentUpdate] = {}
+        history: list[tuple[Any, ...]] = []
         due: dict[int, ActorState] = {}
-        with self._lock:
-            # Only what this node holds the lease of is written: an agent in standby (or one
-            # whose lease was just lost) must not overwrite the record its owner keeps.
-            owned = set(self._owned)
+        # Only what this node holds the lease of is written: an agent in standby (or one
+        # whose lease was just lost) must not overwrite the record its owner keeps.
+        owned = self.leases.owned()
         commands = self.commands
         while commands:
             name, state, start = commands.popleft()
             if name not in owned:
                 continue
-            update = updates.setdefault(name, AgentUpdate(name))
+            update = changes.setdefault(name, AgentUpdate(name))
             if state is not None:
                 update.state = state
             if start is not None:
                 update.start = start
         entries = self.entries
         while entries:
-            actor, entry = entries.popleft()
-            if actor.name not in owned:
-                continue
-            updates.setdefault(actor.name, AgentUpdate(actor.name)).history.append(entry)
-            self._defer(actor, now)
+            actor = entries.popleft()
+            entry = entries.popleft()  # the pair came in one extend: it is there
+            if actor.name in owned:
+                history.append((actor.name, *entry))
+                self._defer(actor, now)
         touched = self.touched
         while touched:
             actor = touched.popleft()
             if actor.name not in owned:
                 continue
-            if (final or actor.name in updates and updates[actor.name].state is not None
+            change = changes.get(actor.name)
+            if (final or change is not None and change.state is not None
                     or actor._execution is not None or actor.store_hold is not None):
                 due[id(actor)] = actor
             else:
@@ -202,13 +186,17 @@ class Journal:
             self._deferred_ids.discard(id(actor))
             if actor.name in owned:
                 due[id(actor)] = actor
+        progress: list[tuple[float | None, str, str]] = []
         for i, actor in enumerate(due.values(), 1):
             if i % _CHUNK == 0:
                 time.sleep(0)  # let the ticks have the GIL between chunks of snapshots
             counters, next_due = snapshot(actor)
-            update = updates.setdefault(actor.name, AgentUpdate(actor.name))
-            update.counters, update.next_due, update.clear_next_due = counters, next_due, next_due is None
-        return list(updates.values())
+            change = changes.get(actor.name)
+            if change is None:  # the JSON now: a string is nothing the GC tracks
+                progress.append((next_due, json.dumps(counters, sort_keys=True), actor.name))
+            else:
+                change.counters, change.next_due, change.clear_next_due = counters, next_due, next_due is None
+        return Batch(list(changes.values()), progress, history)
 
     def _defer(self, actor: ActorState, now: float) -> None:
         """Write ``actor``'s counters within `COUNTERS_EVERY_S` (once, however often it ran)."""
@@ -217,37 +205,6 @@ class Journal:
             self._deferred_at.append(now + COUNTERS_EVERY_S)
             self._deferred.append(actor)
 
-    def _keep_leases(self) -> None:
-        now = time.time()
-        with self._lock:
-            owned, standby = list(self._owned), list(self._standby.items())
-        try:
-            held = self.store.renew(owned, self.node, self.lease_seconds, now)
-        except Exception as exc:  # noqa: BLE001 - keep running from memory while it is down
-            self._warn("renew the leases in", exc)
-            return
-        for name in owned:
-            if name not in held:
-                with self._lock:
-                    lost = self._owned.pop(name, None)
-                if lost is not None:
-                    log.warning("agent %s: node %s lost its lease in %s; another node runs it now", name,
-                                self.node, self.store.url)
-                    lost()
-        for name, acquired in standby:
-            try:
-                taken = self.store.acquire(name, self.node, self.lease_seconds, now)
-                record = self.store.load(name) if taken else None
-            except Exception as exc:  # noqa: BLE001
-                self._warn("take a lease in", exc)
-                return
-            if record is not None:
-                with self._lock:
-                    del self._standby[name]
-                    self._owned[name] = self._on_loss.pop(name)
-                log.info("agent %s: node %s takes it over", name, self.node)
-                acquired(record)
-
     def _warn(self, doing: str, exc: Exception) -> None:
         self._failures += 1
         now = time.monotonic()
@@ -255,6 +212,30 @@ class Journal:
             self._warned_at = now
             log.warning("store %s: could not %s it (%s: %s); schedules go on from memory and writes are retried "
                         "(logged once a minute)", self.store.url, doing, type(exc).__name__, exc)
+
+
+def _merge_batches(first: Batch, later: Batch, history_limit: int) -> Batch:
+    """One batch with the effect of ``first`` then ``later`` (a failed batch and the next)."""
+    changes: dict[str, AgentUpdate] = {}
+    for u in first.changes:
+        changes[u.name] = u
+    for u in later.changes:
+        merged = changes.get(u.name)
+        changes[u.name] = u if merged is None else _merge(merged, u, history_limit)
+    # Progress is applied after the changes: an older row must not undo a newer change.
+    renewed = {u.name for u in later.changes}
+    progress = {row[2]: row for row in first.progress if row[2] not in renewed}
+    progress.update((row[2], row) for row in later.progress)
+    history = first.history + later.history
+    if len(history) > history_limit:  # a long outage: keep each agent's newest entries only
+        kept: dict[str, int] = {}
+        newest = []
+        for row in reversed(history):
+            n = kept[row[0]] = kept.get(row[0], 0) + 1
+            if n <= history_limit:
+                newest.append(row)
+        history = newest[::-1]
+    return Batch(list(changes.values()), list(progress.values()), history)
 
 
 def _merge(first: AgentUpdate, later: AgentUpdate, history_limit: int) -> AgentUpdate:

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from actors.history import FIELDS
-from actors.store import SCHEMA_VERSION, AgentRecord, AgentUpdate, DesiredState, Store
+from actors.store import SCHEMA_VERSION, AgentRecord, AgentUpdate, Batch, DesiredState, Store
 
 __all__ = ["SqlStore"]
 
@@ -55,6 +55,12 @@ class SqlStore(Store):
     def _create(self, statements: list[str]) -> None:
         """Create the tables and check the schema version (``ValueError`` if newer)."""
         self._known, self._since_trim = set(), {}
+        self._progress_sql = self._sql("UPDATE actorsched_agents SET next_due = ?, counters = ? WHERE name = ?")
+        self._insert_sql = self._sql(f"INSERT INTO actorsched_history (name, {_HISTORY_COLUMNS}) "
+                                     f"VALUES (?, {', '.join('?' for _ in FIELDS)})")
+        # Keep the newest `history_limit` entries: the seq of the oldest one kept is the bound.
+        self._trim_sql = self._sql("DELETE FROM actorsched_history WHERE name = ? AND seq < (SELECT seq FROM "
+                                   "actorsched_history WHERE name = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)")
         with self._transaction() as db:
             self._lock_schema(db)
             for statement in statements:
@@ -72,6 +78,9 @@ class SqlStore(Store):
     #: Names this connection has seen in the agents table (each needs its row before an UPDATE).
     _known: set[str]
     _since_trim: dict[str, int]
+    _progress_sql: str
+    _insert_sql: str
+    _trim_sql: str
 
     def _ensure(self, db: Any, name: str) -> None:
         db.execute(self._sql("INSERT INTO actorsched_agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING"), (name,))
@@ -118,50 +127,44 @@ class SqlStore(Store):
                 db.execute(self._sql("UPDATE actorsched_agents SET owner = NULL, lease_until = NULL "
                                      "WHERE name = ? AND owner = ?"), (name, node))
 
-    def write(self, updates: Sequence[AgentUpdate]) -> None:
-        """See `Store.write`. The common update, a run's progress (counters and next due time)
-        and its history entry, goes in two ``executemany`` for the whole batch: at 10,000 runs
-        a second, a statement per agent was most of the writer's time. The history is trimmed
-        once an agent has added a tenth of its limit since the last trim."""
-        if not updates:
+    def write(self, batch: Batch) -> None:
+        """See `Store.write`. The common rows, a run's progress and its history entry, go in two
+        ``executemany`` for the whole batch: at 10,000 runs a second, a statement per agent was
+        most of the writer's time. The history is trimmed once an agent has added a tenth of
+        its limit since the last trim."""
+        if not batch:
             return
-        insert = self._sql(f"INSERT INTO actorsched_history (name, {_HISTORY_COLUMNS}) "
-                           f"VALUES (?, {', '.join('?' for _ in FIELDS)})")
-        # Keep the newest `history_limit` entries: the seq of the oldest one kept is the bound.
-        trim = self._sql("DELETE FROM actorsched_history WHERE name = ? AND seq < (SELECT seq FROM "
-                         "actorsched_history WHERE name = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)")
-        progress: list[tuple[Any, ...]] = []
-        entries: list[tuple[Any, ...]] = []
-        trims: list[str] = []
-        every = max(1, self.history_limit // 10)
-        for u in updates:
-            if _is_progress(u):
-                progress.append((None if u.clear_next_due else u.next_due, json.dumps(u.counters), u.name))
-            entries.extend((u.name, *entry) for entry in u.history)
-            if u.history:
-                added = self._since_trim.get(u.name, 0) + len(u.history)
-                if added >= every:
-                    trims.append(u.name)
-                    added = 0
-                self._since_trim[u.name] = added
+        rows = batch.history
+        extra = [(u.name, *entry) for u in batch.changes for entry in u.history]
+        if extra:
+            rows = rows + extra
+        every, since, trims = max(1, self.history_limit // 10), self._since_trim, []
+        for row in rows:
+            name = row[0]
+            added = since.get(name, 0) + 1
+            if added >= every:
+                trims.append(name)
+                added = 0
+            since[name] = added
+        names = {row[0] for row in rows}
+        names.update(row[2] for row in batch.progress)
+        names.update(u.name for u in batch.changes)
+        names -= self._known
         with self._transaction() as db:
-            for name in {u.name for u in updates} - self._known:
+            for name in names:
                 self._ensure(db, name)
-            for u in updates:
-                if _is_progress(u):
-                    continue  # in the executemany below
+            for u in batch.changes:
                 sets, args = _assignments(u)
                 if sets:
                     db.execute(self._sql(f"UPDATE actorsched_agents SET {', '.join(sets)} WHERE name = ?"),
                                (*args, u.name))
-            if progress:
-                db.executemany(self._sql("UPDATE actorsched_agents SET next_due = ?, counters = ? WHERE name = ?"),
-                               progress)
-            if entries:
-                db.executemany(insert, entries)
-            for name in trims:
-                db.execute(trim, (name, name, self.history_limit - 1))
-        self._known.update(u.name for u in updates)
+            if batch.progress:
+                db.executemany(self._progress_sql, batch.progress)
+            if rows:
+                db.executemany(self._insert_sql, rows)
+            for name in dict.fromkeys(trims):
+                db.execute(self._trim_sql, (name, name, self.history_limit - 1))
+        self._known |= names
 
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
         """See `Store.history`."""
@@ -169,12 +172,6 @@ class SqlStore(Store):
             rows = db.execute(self._sql(f"SELECT {_HISTORY_COLUMNS} FROM actorsched_history WHERE name = ? "
                                         "ORDER BY seq DESC LIMIT ?"), (name, limit)).fetchall()
         return [dict(zip(FIELDS, row)) for row in rows]
-
-
-def _is_progress(u: AgentUpdate) -> bool:
-    """A run's progress only: counters and the next due time (set or cleared), nothing else."""
-    return (u.counters is not None and u.start is None and u.state is None
-            and (u.clear_next_due or u.next_due is not None))
 
 
 def _assignments(u: AgentUpdate) -> tuple[list[str], list[Any]]:

@@ -24,7 +24,8 @@ from typing import Any, Final
 from actors._validate import check_int, shown
 from actors.errors import ArgumentTypeError
 
-__all__ = ["HISTORY_IN_STORE", "SCHEMA_VERSION", "AgentRecord", "AgentUpdate", "DesiredState", "Store", "open_store"]
+__all__ = ["HISTORY_IN_STORE", "SCHEMA_VERSION", "AgentRecord", "AgentUpdate", "Batch", "DesiredState", "Store",
+           "open_store"]
 
 #: History entries kept per agent in a store (DESIGN.md: 1,000 by default).
 HISTORY_IN_STORE: Final = 1000
@@ -83,6 +84,33 @@ class AgentUpdate:
     history: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class Batch:
+    """One transaction's writes. A run's progress and its history travel as flat rows of
+    numbers and strings, which the garbage collector stops tracking: at 10,000 runs a second,
+    an update object and a list per agent per batch, alive while the database works, were
+    promoted to the oldest generation and set off a full collection every few seconds.
+
+    Attributes:
+        changes: Commands (a new Start, a desired state) and any other `AgentUpdate`, applied
+            first, in order.
+        progress: ``(next_due or None, counters as JSON, name)`` rows: the counters and next
+            due time of an agent that only ran (a None next due time is cleared).
+        history: ``(name, *FIELDS)`` rows of finished runs, oldest first.
+    """
+
+    changes: list[AgentUpdate] = field(default_factory=list)
+    progress: list[tuple[float | None, str, str]] = field(default_factory=list)
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.progress or self.history)
+
+    def size(self) -> int:
+        """The rows and updates it holds."""
+        return len(self.changes) + len(self.progress) + len(self.history)
+
+
 class Store(ABC):
     """A durable store (see the module docstring). Every method is one transaction; none is
     called from a tick. ``now`` arguments are epoch seconds of the caller's clock."""
@@ -110,8 +138,9 @@ class Store(ABC):
         """Give up ``node``'s leases of ``names`` (a clean shutdown: another node may take them at once)."""
 
     @abstractmethod
-    def write(self, updates: Sequence[AgentUpdate]) -> None:
-        """Apply a batch of updates in one transaction (history trimmed to `history_limit`)."""
+    def write(self, batch: Batch) -> None:
+        """Apply a batch in one transaction: its changes, then its progress rows, then its
+        history rows (history trimmed to `history_limit` per agent)."""
 
     @abstractmethod
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from actors.history import FIELDS
-from actors.store import SCHEMA_VERSION, AgentRecord, AgentUpdate, DesiredState, Store, open_store
+from actors.store import SCHEMA_VERSION, AgentRecord, AgentUpdate, Batch, DesiredState, Store, open_store
 
 StoreFactory = Callable[..., Store]
 
@@ -49,8 +49,8 @@ def test_an_unknown_name_loads_as_none(make_store: StoreFactory) -> None:
 
 def test_what_is_written_is_loaded_back_by_another_connection(make_store: StoreFactory) -> None:
     writer, reader = make_store(), make_store()
-    writer.write([AgentUpdate("news", start=START, state=DesiredState.STARTED, next_due=1000.0,
-                              counters={"successful_executions": 2, "run_seq": 2})])
+    writer.write(Batch([AgentUpdate("news", start=START, state=DesiredState.STARTED, next_due=1000.0,
+                                    counters={"successful_executions": 2, "run_seq": 2})]))
     record = reader.load("news")
     assert record == AgentRecord("news", START, DesiredState.STARTED, 1000.0,
                                  {"successful_executions": 2, "run_seq": 2}, None, None, 1)
@@ -58,24 +58,40 @@ def test_what_is_written_is_loaded_back_by_another_connection(make_store: StoreF
 
 def test_an_update_leaves_the_fields_it_does_not_name(make_store: StoreFactory) -> None:
     store = make_store()
-    store.write([AgentUpdate("news", start=START, state=DesiredState.STARTED, next_due=1000.0)])
-    store.write([AgentUpdate("news", counters={"run_seq": 5})])
+    store.write(Batch([AgentUpdate("news", start=START, state=DesiredState.STARTED, next_due=1000.0)]))
+    store.write(Batch([AgentUpdate("news", counters={"run_seq": 5})]))
     record = store.load("news")
     assert record is not None
     assert (record.start, record.state, record.next_due, record.counters, record.version) == (
         START, DesiredState.STARTED, 1000.0, {"run_seq": 5}, 1)  # counters alone do not bump the version
-    store.write([AgentUpdate("news", state=DesiredState.STOPPED, clear_next_due=True)])
+    store.write(Batch([AgentUpdate("news", state=DesiredState.STOPPED, clear_next_due=True)]))
     record = store.load("news")
     assert record is not None and (record.state, record.next_due, record.version) == (DesiredState.STOPPED, None, 2)
 
 
 def test_history_is_newest_first_and_trimmed_to_the_limit(make_store: StoreFactory) -> None:
     store = make_store(history=5)
-    store.write([AgentUpdate("news", history=[entry(i) for i in range(1, 4)])])
-    store.write([AgentUpdate("news", history=[entry(i) for i in range(4, 9)]), AgentUpdate("other", history=[entry(1)])])
+    store.write(Batch([AgentUpdate("news", history=[entry(i) for i in range(1, 4)])]))
+    store.write(Batch([AgentUpdate("news", history=[entry(i) for i in range(4, 9)]), AgentUpdate("other", history=[entry(1)])]))
     runs = [e["run_id"] for e in store.history("news", 100)]
     assert runs == [8, 7, 6, 5, 4]
     assert store.history("news", 2)[0] == dict(zip(FIELDS, entry(8)))
+    assert [e["run_id"] for e in store.history("other", 100)] == [1]
+
+
+def test_a_runs_progress_and_history_rows_are_written_after_the_changes(make_store: StoreFactory) -> None:
+    # The journal's common batch: flat rows, one command for another agent, in one transaction.
+    store = make_store(history=3)
+    store.write(Batch([AgentUpdate("news", start=START, state=DesiredState.STARTED, next_due=1000.0)]))
+    store.write(Batch(
+        changes=[AgentUpdate("other", state=DesiredState.PAUSED)],
+        progress=[(1300.0, '{"run_seq": 4}', "news"), (None, '{"run_seq": 1}', "other")],
+        history=[("news", *entry(i)) for i in range(1, 5)] + [("other", *entry(1))]))
+    news, other = store.load("news"), store.load("other")
+    assert news is not None and other is not None
+    assert (news.state, news.next_due, news.counters, news.version) == (DesiredState.STARTED, 1300.0, {"run_seq": 4}, 1)
+    assert (other.state, other.next_due, other.counters) == (DesiredState.PAUSED, None, {"run_seq": 1})
+    assert [e["run_id"] for e in store.history("news", 100)] == [4, 3, 2]
     assert [e["run_id"] for e in store.history("other", 100)] == [1]
 
 
@@ -104,18 +120,54 @@ def test_a_released_lease_is_free_at_once(make_store: StoreFactory) -> None:
 
 def test_acquiring_keeps_what_the_record_holds(make_store: StoreFactory) -> None:
     store = make_store()
-    store.write([AgentUpdate("news", start=START, state=DesiredState.PAUSED)])
+    store.write(Batch([AgentUpdate("news", start=START, state=DesiredState.PAUSED)]))
     assert store.acquire("news", "a", 10.0, now=1.0)
     record = store.load("news")
     assert record is not None and (record.start, record.state) == (START, DesiredState.PAUSED)
 
 
 # -- opening -------------------------------------------------------------------------------
+class _Holder:
+    def __init__(self) -> None:
+        self.taken: list[AgentRecord] = []
+        self.losses = 0
+
+    def taken_up(self, record: AgentRecord) -> None:
+        self.taken.append(record)
+
+    def lost(self) -> None:
+        self.losses += 1
+
+
+def test_a_standby_tries_again_when_the_holders_lease_ends_and_takes_a_freed_one(make_store: StoreFactory) -> None:
+    # Not every third of the lease: the try at the holder's lease end makes a takeover after a
+    # kill -9 take at most lease_seconds (and one pass of the journal), never 4/3 of it.
+    import time
+
+    from actors._leases import Leases
+
+    owner, standby = (Leases(make_store(), node, 30.0, lambda doing, exc: None) for node in ("a#1", "b#1"))
+    held, waiting = _Holder(), _Holder()
+    assert owner.claim("news", held)
+    standby.wait_for("news", waiting)
+    standby.keep()
+    assert waiting.taken == []
+    record = standby.store.load("news")
+    assert record is not None and record.lease_until is not None
+    lease_end = time.monotonic() + (record.lease_until - time.time())
+    assert lease_end <= standby._try_at["news"] <= lease_end + 0.5
+    standby.store.release(owner.release_all(), "a#1")  # the owner shuts down cleanly
+    standby._try_at["news"] = 0.0  # as if its lease had run out: the next pass tries
+    standby.keep()
+    assert [r.owner for r in waiting.taken] == ["b#1"] and standby.owned() == {"news"}
+    assert held.losses == 0
+
+
 def test_a_plain_path_a_path_object_and_both_url_forms_open_the_same_file(tmp_path: pathlib.Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     first = open_store("state.db")
-    first.write([AgentUpdate("news", state=DesiredState.STARTED)])
+    first.write(Batch([AgentUpdate("news", state=DesiredState.STARTED)]))
     first.close()
     for form in ("sqlite:///state.db", f"sqlite:///{tmp_path / 'state.db'}", tmp_path / "state.db"):
         store = open_store(form)

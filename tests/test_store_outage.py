@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from actors import ActorSystem, Start
-from actors.store import AgentRecord, AgentUpdate, Store, open_store
+from actors.store import AgentRecord, Batch, Store, open_store
 from tests.conftest import wait_until
 
 
@@ -48,9 +48,9 @@ class FlakyStore(Store):
     def release(self, names: Sequence[str], node: str) -> None:
         self.real.release(names, node)
 
-    def write(self, updates: Sequence[AgentUpdate]) -> None:
+    def write(self, batch: Batch) -> None:
         self._gate()
-        self.real.write(updates)
+        self.real.write(batch)
 
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
         return self.real.history(name, limit)
@@ -118,3 +118,19 @@ def test_a_store_file_deleted_during_the_run_costs_no_tick(tmp_path: pathlib.Pat
         before = len(runs)
         wait_until(lambda: len(runs) >= before + 10)
         assert ref.stats()["is_running"] is True
+
+
+def test_a_failed_batch_merged_with_the_next_keeps_the_newest_of_everything() -> None:
+    # What an outage piles up is written as one batch once the store answers again: the
+    # newer command wins over an older progress row, and each agent keeps its newest entries.
+    from actors._journal import _merge_batches
+    from actors.store import AgentUpdate, DesiredState
+
+    failed = Batch(progress=[(100.0, '{"run_seq": 1}', "a"), (100.0, '{"run_seq": 1}', "b")],
+                   history=[("a", i) for i in range(3)] + [("b", 0)])
+    later = Batch(changes=[AgentUpdate("a", state=DesiredState.STOPPED, clear_next_due=True)],
+                  progress=[(200.0, '{"run_seq": 2}', "b")], history=[("a", 3), ("a", 4)])
+    merged = _merge_batches(failed, later, history_limit=3)
+    assert [u.name for u in merged.changes] == ["a"] and merged.changes[0].state is DesiredState.STOPPED
+    assert merged.progress == [(200.0, '{"run_seq": 2}', "b")]
+    assert merged.history == [("a", 2), ("b", 0), ("a", 3), ("a", 4)]  # in the order they ran
