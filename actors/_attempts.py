@@ -33,6 +33,8 @@ _NO_KWARGS: dict[str, CancelToken] = {}
 class Attempts(ActorState):
     """The attempts of an agent actor's executions (see the module docstring)."""
 
+    __slots__ = ()
+
     def _begin_execution(self, due: float | None) -> None:
         """Start an execution for the tick ``due`` (monotonic), or now for a RunNow (None)."""
         self._run_seq += 1

@@ -29,6 +29,8 @@ log = logging.getLogger("actors")
 class ScheduleControl(StopProtocol):
     """The schedule-control handlers of an agent actor (see the module docstring)."""
 
+    __slots__ = ()
+
     # -- ticks ----------------------------------------------------------------------------
     def _take_tick(self, tick: Tick) -> None:
         """A tick of the running schedule arrived (its epoch checked by the caller)."""

@@ -34,6 +34,8 @@ log = logging.getLogger("actors")
 class StopProtocol(ActorState):
     """Stopping an agent actor (see the module docstring)."""
 
+    __slots__ = ()
+
     def _drop_queued_start(self) -> None:
         self._queued_pause = None
         queued, self._queued_start = self._queued_start, None

@@ -43,6 +43,8 @@ log = logging.getLogger("actors")
 class AgentActor(Attempts, ScheduleControl):
     """State and message handlers of one scheduled agent (see the module docstring)."""
 
+    __slots__ = ()
+
     def handle(self, message: Any) -> None:
         """Handle one message (the mailbox calls this; never concurrently for one agent)."""
         kind = type(message)
