@@ -110,7 +110,10 @@ class AgentActor(Attempts, ScheduleControl):
         self._running = True
         self._epoch += 1
         self._schedule, self._max_retries, self._options = msg.schedule, msg.max_retries, msg.options
-        self._run_token = CancelToken()
+        if replace or self._run_token.cancelled:
+            # A fresh token only when needed: the first Start of a spawned agent keeps the one
+            # it was made with, so starting 10,000 agents allocates no long-lived object each.
+            self._run_token = CancelToken()
         self._finished = self._exhausted = self._paused = False
         self.paused_reason = None
         self._runs_done = self._fail_base = 0
