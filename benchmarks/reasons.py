@@ -124,9 +124,14 @@ def scale_reason(p: Result, floor: Result | None, frozen: Result | None, handoff
              if handoff is not None else " (see the profile)")
     fix = [f"cut the CPU per run{share}: fewer objects and calls between the timer and the agent's call"]
     if p.get("gc_max_ms", 0) > limit_ms:
-        fix.append("allocate less per tick (each run creates messages, an execution record, closures, a task or "
-                   "pool item) so fewer objects survive into older generations, and document gc.freeze() after "
-                   "start-up for large systems")
+        if p.get("gc_gen2", 0) <= 1:
+            fix.append("the one full collection is the one CPython runs after start-up, for the heap that spawn "
+                       "grew (a waiting tick promotes nothing): fewer long-lived objects per agent make it shorter, "
+                       "and gc.freeze() after start-up (docs) takes the agents out of it")
+        else:
+            fix.append("allocate less per tick (each run creates messages, an execution record, closures, a task or "
+                       "pool item) so fewer objects survive into older generations, and document gc.freeze() after "
+                       "start-up for large systems")
     if p["shape"] == "burst":
         fix.append("for the burst shape the floor says the ticks themselves must be spread: Start(jitter=...), "
                    "as the 'jitter' rows show")
