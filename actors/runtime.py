@@ -25,7 +25,6 @@ from actors._clock import TimerHost
 from actors._actor_state import DeathListener
 from actors._ports import Ports
 from actors._tick_heap import TickHeap
-from actors._timers import AgentTimers
 from bridge import LoopThread, ThreadPool
 
 __all__ = ["Binding", "answer_into", "inside_agent"]
@@ -73,7 +72,7 @@ class Binding:
         else:
             self.mailbox, inbox = self.dispatcher.mailbox_for(actor, clock)
             host, ticks = inbox, inbox.ticks
-        actor.bind(Ports(self.mailbox, AgentTimers(host, ticks, self.mailbox, clock), self.pool, driver, on_loop, clock))
+        actor.bind(Ports(self.mailbox, host, ticks, self.pool, driver, on_loop, clock))
         actor.on_dead = self  # see agent_died; the binding itself, not a bound method per agent
         #: Told (on the serving thread) when supervision gives up on the agent; one listener
         #: object for all of a system's bindings.
