@@ -11,15 +11,48 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Iterable
 from typing import Any
 
 from actors._loop_driver import LoopDriver
+from actors._protocol import StopMsg
+from actors.dispatcher import Dispatcher
+from actors.ref import AgentRef, detach
 from actors.runtime import Binding
 from bridge import CancelToken
 
-__all__ = ["StopLatch", "release_many"]
+__all__ = ["StopLatch", "final_stats", "release_many", "stop_all"]
+
+
+def stop_all(refs: Iterable[AgentRef], timeout: float) -> tuple[list[Binding], StopLatch]:
+    """Post a final Stop to every agent of ``refs`` (each gets ``min(stop_timeout, timeout)``);
+    return their bindings and the latch their answers go to."""
+    stopping: list[Binding] = []
+    latch = StopLatch()
+    # One Stop message per deadline for all the agents, answering one latch: a message and a
+    # reply per agent, alive until its actor handled it, were 200,000 promotions at 100,000
+    # agents and two full collections (1.5 s of a 3.9 s shutdown; now 22 ms of 2.2 s).
+    stops: dict[float, StopMsg] = {}
+    with Dispatcher.shared().doorbells_held():
+        for ref in refs:
+            binding = detach(ref)
+            if binding is not None:
+                stop_timeout = min(binding.actor.config.stop_timeout, timeout)
+                stop = stops.get(stop_timeout)
+                if stop is None:
+                    stop = stops[stop_timeout] = StopMsg(stop_timeout, latch.answer, final=True, keep=True)
+                stopping.append(binding)
+                latch.expect()
+                binding.request_stop_into(stop)
+    latch.seal()
+    return stopping, latch
+
+
+def final_stats(stopping: list[Binding], latch: StopLatch) -> dict[str, dict[str, Any]]:
+    """``{name: final stats}``; an agent that did not answer in time: its stats as they are
+    (read off its thread)."""
+    final = latch.final
+    return {b.actor.name: final.get(b.actor.name) or b.actor.snapshot() for b in stopping}
 
 
 class StopLatch:
@@ -37,13 +70,15 @@ class StopLatch:
         #: ``{name: final stats}`` of the agents that have answered.
         self.final: dict[str, dict[str, Any]] = {}
 
-    def reply_for(self, name: str) -> Callable[[dict[str, Any]], None]:
-        """The reply slot of agent ``name`` (call before `seal`)."""
+    def expect(self) -> None:
+        """One more agent will answer (call before `seal`)."""
         with self._lock:
             self._waiting += 1
-        return partial(self._answer, name)
 
-    def _answer(self, name: str, stats: dict[str, Any]) -> None:
+    def answer(self, stats: dict[str, Any]) -> None:
+        """An agent's final stats (the reply of every Stop of the shutdown: ``stats["name"]``
+        says whose, so one reply serves them all)."""
+        name = stats["name"]
         with self._lock:
             if name in self.final:
                 return

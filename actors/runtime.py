@@ -151,28 +151,31 @@ class Binding:
                 return self._stopped
             stopped = self._stopped = concurrent.futures.Future()
             reply = partial(answer_into, stopped)
-            posted = self._post_final_stop(timeout, reply)  # after request_stop_into: a second one
+            posted = self._post_final_stop(StopMsg(timeout, reply, final=True))  # after request_stop_into: a second one
         if not posted:
             self._answer_unposted(reply)
         return stopped
 
-    def request_stop_into(self, timeout: float | None, reply: Callable[[dict[str, Any]], None]) -> None:
-        """`request_stop` for a system stopping many agents at once: the final stats go to
-        ``reply`` (on whichever thread has them) and no Future is made for this agent."""
+    def request_stop_into(self, stop: StopMsg) -> None:
+        """`request_stop` for a system stopping many agents at once: ``stop`` (final, shared by
+        all of them) answers its reply with the final stats, on whichever thread has them, and
+        no Future is made for this agent."""
+        reply = stop.reply
+        assert reply is not None  # the shutdown's latch
         with self._lock:
             stopped = self._stopped
-            posted = stopped is None and self._post_final_stop(timeout, reply, keep=True)  # a store keeps it started
+            posted = stopped is None and self._post_final_stop(stop)
         if stopped is not None:  # a stop is already under way: answer from it
-            self._tighten(timeout)
+            self._tighten(stop.timeout)
             stopped.add_done_callback(lambda done: reply(done.result()))
         elif not posted:
             self._answer_unposted(reply)
 
-    def _post_final_stop(self, timeout: float | None, reply: Callable[[dict[str, Any]], None], keep: bool = False) -> bool:
-        """(Lock held.) Post a final Stop answering ``reply``; False if the loop is gone or the
-        mailbox closed (see `_answer_unposted`)."""
+    def _post_final_stop(self, stop: StopMsg) -> bool:
+        """(Lock held.) Post a final Stop; False if the loop is gone or the mailbox closed (see
+        `_answer_unposted`)."""
         self._stop_posted = True
-        return not self.loop_closed and self.post(StopMsg(timeout, reply, final=True, keep=keep), urgent=True)
+        return not self.loop_closed and self.post(stop, urgent=True)
 
     def _tighten(self, timeout: float | None) -> None:
         if timeout is not None:  # a stop already under way may have a longer deadline

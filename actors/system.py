@@ -25,11 +25,10 @@ from actors.agent import AgentCall, check_callbacks, resolve_agent
 from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
-from actors.dispatcher import Dispatcher
 from actors._loop_driver import LoopDriver, running_loop
 from actors._dead_letters import DEATH_LOG, DeadLetters
-from actors.ref import AgentPool, AgentRef, detach
-from actors._shutdown import StopLatch, release_many
+from actors.ref import AgentPool, AgentRef
+from actors._shutdown import StopLatch, final_stats, release_many, stop_all
 from actors._system_store import StoreHolder
 from actors.store import Store
 from actors.runtime import Binding, close_driver
@@ -201,33 +200,22 @@ class ActorSystem:
         return self._driver
 
     # -- shutdown -------------------------------------------------------------------------
-    def _begin_shutdown(self, timeout: float) -> tuple[list[tuple[str, Binding]], StopLatch]:
+    def _begin_shutdown(self, timeout: float) -> tuple[list[Binding], StopLatch]:
         timeout = check_seconds("timeout", timeout)
         with self._lock:
             self._closing += 1  # a spawn racing the shutdown must not outlive it
             refs, self._refs = self._refs, {}
-        stopping, latch = [], StopLatch()
-        with Dispatcher.shared().doorbells_held():
-            for name, ref in refs.items():
-                binding = detach(ref)
-                if binding is not None:
-                    stop_timeout = min(binding.actor.config.stop_timeout, timeout)
-                    stopping.append((name, binding))
-                    binding.request_stop_into(stop_timeout, latch.reply_for(name))
-        latch.seal()
-        return stopping, latch
+        return stop_all(refs.values(), timeout)
 
     @staticmethod
-    def _collect(stopping: list[tuple[str, Binding]], latch: StopLatch) -> dict[str, Any]:
-        final = latch.final
-        # An agent that did not answer in time: its stats as they are (read off its thread).
-        return {name: final[name] if name in final else binding.actor.snapshot() for name, binding in stopping}
+    def _collect(stopping: list[Binding], latch: StopLatch) -> dict[str, Any]:
+        return final_stats(stopping, latch)
 
     @staticmethod
-    def _release_bindings(stopping: list[tuple[str, Binding]]) -> None:
+    def _release_bindings(stopping: list[Binding]) -> None:
         # All of them share the system's driver, which the system still holds: no channel to
         # close here, the system's own release below does it.
-        release_many([binding for _, binding in stopping])
+        release_many(stopping)
 
     def _detach_runtime(self) -> tuple[LoopDriver | None, LoopThread | None]:
         with self._lock:

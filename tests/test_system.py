@@ -159,6 +159,21 @@ def test_shutdown_stops_everything_and_returns_final_stats_quickly() -> None:
     assert system.agents() == []
 
 
+def test_shutdown_answers_each_agent_under_its_own_name_whatever_its_stop_deadline() -> None:
+    # One Stop message per deadline serves every agent with it, and one reply all answers:
+    # each agent's final stats must still land under its own name.
+    clock = VirtualClock()
+    system = ActorSystem(clock=clock)
+    refs = [system.spawn(Counter(), "t", name=f"agent-{i}", config={"stop_timeout": 1.0 + i % 3}) for i in range(9)]
+    for i, ref in enumerate(refs):
+        ref.tell(Start("1", run_immediately=True, max_runs=i + 1))
+    clock.advance(10)
+    final = system.shutdown(timeout=2.5)
+    assert sorted(final) == sorted(r.name for r in refs)
+    assert all(final[f"agent-{i}"]["name"] == f"agent-{i}" and final[f"agent-{i}"]["successful_executions"] == i + 1
+               for i in range(9))
+
+
 @pytest.mark.timeout(10)
 def test_a_system_can_spawn_again_after_shutdown() -> None:
     clock = VirtualClock()
