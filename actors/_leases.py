@@ -2,10 +2,11 @@
 
 A node runs an agent only while it holds the agent's lease, renewed every third of
 ``lease_seconds``; an agent whose lease another node holds waits in standby. A standby tries
-again when the holder's lease ends by the record (a live holder has renewed it by then, a dead
-one has not), so a survivor takes over within ``lease_seconds`` and one pass of the journal's
-thread of its owner's last renewal: polling every third of the lease instead let that reach
-``lease_seconds`` x 4/3.
+again every third of the lease, and exactly when the holder's lease ends by the record if that
+comes sooner (a live holder has renewed it by then, a dead one has not): a clean release is
+taken up within a third of the lease, and a survivor takes over within ``lease_seconds`` and
+one pass of the journal's thread of its owner's last renewal, where polling alone let that
+reach ``lease_seconds`` x 4/3.
 
 Leases are read in real wall time whatever clock the agents run on: they are about whether a
 process is alive, and a virtual clock's hours must not expire them.
@@ -120,8 +121,12 @@ class Leases:
                 log.info("agent %s: node %s takes it over", name, self.node)
                 holder.taken_up(record)
                 continue
+            # Every third of the lease (a clean release is taken up within it), and exactly at the
+            # end of the holder's lease when that comes sooner (a dead holder's runs out then).
             until = None if record is None else record.lease_until
-            wait = self.lease_seconds / 3 if until is None else min(max(0.0, until - wall), self.lease_seconds)
+            wait = self.lease_seconds / 3
+            if until is not None:
+                wait = min(max(0.0, until - wall), wait)
             with self._lock:
                 if name in self._try_at:
                     self._try_at[name] = time.monotonic() + wait + _MARGIN_S

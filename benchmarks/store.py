@@ -5,10 +5,11 @@ and the time a survivor needs to take over a killed process's agents.
 PostgreSQL server the benchmark starts from the ``pgserver`` wheel on a Unix socket) and each
 spawns the same ``agents`` no-op agents at a 1 s interval; every run appends (agent, wall time)
 to its process's file. After ``seconds`` they shut down cleanly. Per agent, over all processes'
-runs in time order: a *duplicate* is a run less than half an interval after the previous one
-(two runs for one tick), a *lost* tick is a gap of more than 1.5 intervals (each whole interval
-beyond the first); lateness is a run's distance from its agent's grid (the anchor the store
-keeps). The contender (``store=False``) runs the same processes without a store: every process
+runs in time order: a *duplicate* is a second run of one tick (the tick a run belongs to is the
+nearest point of its agent's grid, from the anchor the store keeps; without a store, a run less
+than half an interval after the previous one), a *lost* tick is a gap of more than 1.5
+intervals (each whole interval beyond the first); lateness is a run's distance from its
+agent's grid. Each duplicate's pair (agent, processes, times) is reported. The contender (``store=False``) runs the same processes without a store: every process
 runs every agent, and its duplicates must make the goal FAIL.
 
 ``takeover``: two processes share a store with ``lease_seconds``; the one running the agent is
@@ -48,7 +49,7 @@ WORKER = textwrap.dedent('''
     def make(name):
         def agent(task):
             if live is None:
-                runs.append((name, time.time()))
+                runs.append((name, time.time()))  # this process's pid goes with the file
             else:
                 with open(live, "a") as f:
                     f.write(f"{os.getpid()} {time.time()!r}\\n")
@@ -61,7 +62,7 @@ WORKER = textwrap.dedent('''
     sys.stdin.read()
     system.shutdown()
     with open(out, "w") as f:
-        f.writelines(f"{n} {t!r}\\n" for n, t in runs)
+        f.writelines(f"{n} {t!r} {os.getpid()}\\n" for n, t in runs)
 ''')
 
 
@@ -97,23 +98,32 @@ def _spawn(url: str, out: str, agents: int, interval: float, lease: float, live:
     return proc
 
 
-def judge_runs(runs: dict[str, list[float]], anchors: dict[str, float], interval: float) -> Result:
-    """Duplicates, lost ticks and lateness of each agent's runs (see the module docstring)."""
+def judge_runs(runs: dict[str, list[tuple[float, int]]], anchors: dict[str, float], interval: float) -> Result:
+    """Duplicates, lost ticks and lateness of each agent's runs ``(wall time, pid)`` (see the
+    module docstring)."""
     duplicates = lost = 0
     lateness: list[float] = []
-    for name, times in runs.items():
-        times.sort()
-        for a, b in zip(times, times[1:]):
+    pairs: list[str] = []
+    for name, timed in runs.items():
+        timed.sort()
+        anchor = anchors.get(name)
+        for (a, pa), (b, pb) in zip(timed, timed[1:]):
             gap = b - a
-            if gap < interval / 2:
+            if anchor is not None:
+                same = round((a - anchor) / interval) == round((b - anchor) / interval)
+            else:
+                same = gap < interval / 2
+            if same:
                 duplicates += 1
+                if len(pairs) < 5:
+                    pairs.append(f"{name}: {a - anchor if anchor is not None else a:.3f} s (pid {pa}) and "
+                                 f"{b - anchor if anchor is not None else b:.3f} s (pid {pb})")
             elif gap > 1.5 * interval:
                 lost += round(gap / interval) - 1
-        anchor = anchors.get(name)
         if anchor is not None:
-            lateness += [t - (anchor + round((t - anchor) / interval) * interval) for t in times]
+            lateness += [t - (anchor + round((t - anchor) / interval) * interval) for t, _ in timed]
     return {"duplicates": duplicates, "lost": lost, "runs": sum(len(t) for t in runs.values()),
-            "lateness": summarize(lateness)}
+            "lateness": summarize(lateness), "duplicate_pairs": pairs}
 
 
 def processes(kind: str = "sqlite", agents: int = 1000, procs: int = 4, seconds: float = 60.0,
@@ -130,11 +140,11 @@ def processes(kind: str = "sqlite", agents: int = 1000, procs: int = 4, seconds:
             w.stdin.close()
         for w in workers:
             w.wait(120)
-        runs: dict[str, list[float]] = {}
+        runs: dict[str, list[tuple[float, int]]] = {}
         for out in outs:
             for line in pathlib.Path(out).read_text().splitlines():
-                name, t = line.split()
-                runs.setdefault(name, []).append(float(t))
+                name, t, pid = line.split()
+                runs.setdefault(name, []).append((float(t), int(pid)))
         anchors: dict[str, float] = {}
         if store:
             s = open_store(url)

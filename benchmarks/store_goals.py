@@ -65,9 +65,10 @@ def processes_goal(results: Result, kind: str, contender: bool = False) -> Goal:
         goal.ok = dup == 0 and lost == 0 and p99 is not None and p99 <= PROCESSES_P99_MS
         goal.measured = f"{p['runs']:,} runs, duplicates {dup}, lost {lost}, p99 {ms(p99)}"
         if not goal.ok:
-            goal.why = (f"{dup} run(s) came less than half an interval after the previous run of their agent "
-                        f"and {lost} tick(s) had no run" + ("; without a store every process runs every agent."
-                                                             if contender else "."))
+            pairs = p.get("duplicate_pairs") or []
+            shown = f" (for example {'; '.join(pairs[:3])}, times from the agent's grid anchor)" if pairs else ""
+            goal.why = (f"{dup} tick(s) ran twice{shown} and {lost} tick(s) had no run"
+                        + ("; without a store every process runs every agent." if contender else "."))
             goal.fix = "a store (the contender exists to show this verdict can fail)." if contender else \
                 "see the store's lease log lines (WARNING) for a lost lease."
 
