@@ -84,12 +84,14 @@ class Clock:
     def call_at(self, loop: TimerHost, due: float, fn: Callable[..., None], *args: Any) -> Timer:
         """Call ``fn(*args)`` on ``loop`` at ``due`` (this clock's monotonic seconds); call on
         the thread that runs ``loop``."""
-        return loop.call_at(loop.time() + (due - time.monotonic()), fn, *args, context=_timer_context())
+        delay = due - time.monotonic()  # read before the host's time: a deadline may come late, never early
+        return loop.call_at(loop.time() + delay, fn, *args, context=_timer_context())
 
     def arm_tick(self, loop: TimerHost, ticks: TickHeap, due: float, target: TickTarget) -> int:
         """Call ``target.fire_tick()`` on ``loop`` at ``due``: an agent's next tick, kept in
         its host's ``ticks`` (no timer object per pending tick); the number returned cancels it."""
-        return ticks.push(loop.time() + (due - time.monotonic()), target)
+        delay = due - time.monotonic()  # as in call_at: late, never early
+        return ticks.push(loop.time() + delay, target)
 
     def cancel_tick(self, ticks: TickHeap, seq: int) -> None:
         """Cancel the tick that `arm_tick` numbered ``seq`` (on the host's thread)."""

@@ -161,3 +161,24 @@ def test_ticks_on_a_loop_fire_through_one_timer_and_stop_with_the_loop_driver() 
 
     asyncio.run(main())
     assert fired == ["a", "b", "c"]
+
+
+def test_a_host_that_wakes_early_for_a_tick_never_arms_the_same_tick_again() -> None:
+    # The heap's deadline is converted from the agent's clock; a thread preempted between the
+    # two reads armed it a few ms early, and the fire then re-armed the very same due time:
+    # two runs of one tick (seen under load on the 4-process store benchmark).
+    from actors._clock import REAL_CLOCK
+    from actors._timed_inbox import TimedInbox
+    from actors._timers import AgentTimers
+    from actors.schedule import parse_schedule
+
+    inbox = TimedInbox()
+    posted: list[Any] = []
+    timers = AgentTimers(inbox, inbox.ticks, posted.append, REAL_CLOCK)
+    timers.start_ticks(1, parse_schedule("every 10s"), time.monotonic())
+    first = timers.next_tick_due()
+    assert first is not None
+    timers.fire_tick()  # the host woke ~10 s early
+    assert [tick.due for tick in posted] == [first]
+    assert timers.next_tick_due() == pytest.approx(first + 10.0)
+    inbox.close()
