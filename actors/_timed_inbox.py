@@ -128,14 +128,10 @@ class TimedInbox:
     def get(self) -> Envelope[Any]:
         """The next envelope: due timers first, then the queue; waits until one is there."""
         self._worker = threading.get_ident()
-        lock, heap, ticks, get = self._lock, self._heap, self.ticks, self._queue.get
+        lock, get = self._lock, self._queue.get
         while True:
             with lock:
-                while heap and heap[0].cancelled:
-                    heapq.heappop(heap)
-                when = ticks.earliest()
-                if heap and (when is None or heap[0].when < when):
-                    when = heap[0].when
+                when = self._earliest()
                 delay = when - time.monotonic() if when is not None else None
             if delay is not None and delay <= 0:
                 return _DUE_ENVELOPE
@@ -176,14 +172,19 @@ class TimedInbox:
 
     def wakes_within(self, seconds: float) -> bool:
         """True if a live timer is due within ``seconds``: the worker wakes by then anyway."""
-        heap = self._heap
         with self._lock:
-            while heap and heap[0].cancelled:
-                heapq.heappop(heap)
-            when = self.ticks.earliest()
-            if heap and (when is None or heap[0].when < when):
-                when = heap[0].when
-            return when is not None and when - time.monotonic() <= seconds
+            when = self._earliest()
+        return when is not None and when - time.monotonic() <= seconds
+
+    def _earliest(self) -> float | None:
+        """(Lock held.) The time of the next live timer or tick, or None."""
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        when = self.ticks.earliest()
+        if heap and (when is None or heap[0].when < when):
+            when = heap[0].when
+        return when
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> TimerHandle:
         """Call ``fn(*args)`` on the worker thread as soon as it is free; ``RuntimeError``
@@ -219,7 +220,7 @@ class TimedInbox:
             heap = self._heap
             while heap and heap[0].when <= now:
                 due.append(heapq.heappop(heap))
-            ticks = TickHeap.pop_due(self.ticks, now)
+            ticks = self.ticks.pop_due(now)
         for timer in due:
             if timer.cancelled:
                 continue
