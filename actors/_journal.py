@@ -5,11 +5,10 @@ no dict built on a tick): themselves when their counters or next due time moved,
 run's history entry, a command's state. One thread per system (``actorsched-store``) turns
 that into one `Batch` every `FLUSH_S` (flat rows, an `AgentUpdate` only for a command),
 reading each touched agent's counters once (`actors._durable.snapshot`), and writes it as one
-transaction; it also renews
-the leases this node holds and tries to take those of agents it spawned but another node
-runs (standby). A store that fails is retried at the next flush with what
-piled up meanwhile; its errors are logged once per `WARN_EVERY_S`, so a locked file or a
-server that is down costs a line a minute, never a delayed tick.
+transaction; between batches its `Leases` renew what this node holds and try to take the
+agents it spawned but another node runs (standby). A store that fails is retried at the next
+flush with what piled up meanwhile; its errors are logged once per `WARN_EVERY_S`, so a
+locked file or a server that is down costs a line a minute, never a delayed tick.
 """
 
 from __future__ import annotations
@@ -45,14 +44,11 @@ CLOSE_WAIT_S = 10.0
 WARN_EVERY_S = 60.0
 
 
-
 class Journal:
     """One system's write-behind journal and lease keeper (see the module docstring)."""
 
     def __init__(self, store: Store, node: str, lease_seconds: float) -> None:
-        # Leases are read in real wall time, whatever clock the agents run on: they are about
-        # whether a process is alive, and a virtual clock's hours must not expire them.
-        self.store, self.node, self.lease_seconds = store, node, lease_seconds
+        self.store, self.node = store, node  # the leases' clock: see actors._leases
         #: Agents whose counters, next due time or run in flight changed (repeats are fine).
         self.touched: deque[ActorState] = deque()
         #: Finished runs, in order: an agent then its history entry, two items per run (one
