@@ -24,7 +24,7 @@ import logging
 import time
 from typing import Protocol
 
-__all__ = ["LoopTicks", "TickHeap", "TickTarget"]
+__all__ = ["LoopTicks", "TickHeap", "TickTarget", "fire_all"]
 
 log = logging.getLogger("actors")
 
