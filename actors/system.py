@@ -208,10 +208,6 @@ class ActorSystem:
         return stop_all(refs.values(), timeout)
 
     @staticmethod
-    def _collect(stopping: list[Binding], latch: StopLatch) -> dict[str, Any]:
-        return final_stats(stopping, latch)
-
-    @staticmethod
     def _release_bindings(stopping: list[Binding]) -> None:
         # All of them share the system's driver, which the system still holds: no channel to
         # close here, the system's own release below does it.
@@ -236,7 +232,7 @@ class ActorSystem:
             if self._clock.virtual:  # the stop deadlines are virtual: let that time pass
                 self._clock.run_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
             latch.wait(timeout + _SHUTDOWN_SLACK_S)
-            final = self._collect(stopping, latch)
+            final = final_stats(stopping, latch)
             if self._store is not None:
                 self._store.close()
             self._release_bindings(stopping)
@@ -260,7 +256,7 @@ class ActorSystem:
             if self._clock.virtual:
                 await self._clock.arun_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
             await latch.await_done(timeout + _SHUTDOWN_SLACK_S)
-            final = self._collect(stopping, latch)
+            final = final_stats(stopping, latch)
             if self._store is not None:
                 await asyncio.to_thread(self._store.close)  # a last write and a thread join
             self._release_bindings(stopping)
