@@ -9,8 +9,9 @@ runs in time order: a *duplicate* is a second run of one tick (the tick a run be
 nearest point of its agent's grid, from the anchor the store keeps; without a store, a run less
 than half an interval after the previous one), a *lost* tick is a gap of more than 1.5
 intervals (each whole interval beyond the first); lateness is a run's distance from its
-agent's grid. Each duplicate's pair (agent, processes, times) is reported. The contender (``store=False``) runs the same processes without a store: every process
-runs every agent, and its duplicates must make the goal FAIL.
+agent's grid. Each duplicate's pair (agent, processes, times) is reported. The contender
+(``store=False``) runs the same processes without a store: every process runs every agent, and
+its duplicates must make the goal FAIL.
 
 ``takeover``: two processes share a store with ``lease_seconds``; the one running the agent is
 killed (SIGKILL) right after one of its runs; measured: kill -> the survivor's first run.
@@ -116,8 +117,9 @@ def judge_runs(runs: dict[str, list[tuple[float, int]]], anchors: dict[str, floa
             if same:
                 duplicates += 1
                 if len(pairs) < 5:
-                    pairs.append(f"{name}: {a - anchor if anchor is not None else a:.3f} s (pid {pa}) and "
-                                 f"{b - anchor if anchor is not None else b:.3f} s (pid {pb})")
+                    pairs.append(f"{name}: {a - anchor:.3f} s and {b - anchor:.3f} s after its grid's anchor "
+                                 f"(pids {pa}, {pb})" if anchor is not None else
+                                 f"{name}: two runs {gap:.3f} s apart (pids {pa}, {pb})")
             elif gap > 1.5 * interval:
                 lost += round(gap / interval) - 1
         if anchor is not None:

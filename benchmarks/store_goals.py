@@ -66,7 +66,7 @@ def processes_goal(results: Result, kind: str, contender: bool = False) -> Goal:
         goal.measured = f"{p['runs']:,} runs, duplicates {dup}, lost {lost}, p99 {ms(p99)}"
         if not goal.ok:
             pairs = p.get("duplicate_pairs") or []
-            shown = f" (for example {'; '.join(pairs[:3])}, times from the agent's grid anchor)" if pairs else ""
+            shown = f" (for example {'; '.join(pairs[:3])})" if pairs else ""
             goal.why = (f"{dup} tick(s) ran twice{shown} and {lost} tick(s) had no run"
                         + ("; without a store every process runs every agent." if contender else "."))
             goal.fix = "a store (the contender exists to show this verdict can fail)." if contender else \
