@@ -163,6 +163,39 @@ def test_ticks_on_a_loop_fire_through_one_timer_and_stop_with_the_loop_driver() 
     assert fired == ["a", "b", "c"]
 
 
+def test_a_burst_of_due_ticks_fires_every_one_once_in_turns_with_the_runs_they_start() -> None:
+    # 10,000 agents due at once: the loop fires them in turns, and what each turn started
+    # (here a call_soon standing for the run's task) runs before the next turn fires, so the
+    # runs of a burst do not all wait, alive, behind the last tick of it.
+    from actors._tick_heap import LoopTicks
+
+    order: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticks = LoopTicks(loop)
+        done = loop.create_future()
+        count = 500
+
+        class Starter(_Target):
+            def fire_tick(self) -> None:
+                order.append("tick")
+                loop.call_soon(order.append, "run")
+                if order.count("tick") == count:
+                    loop.call_soon(done.set_result, None)
+
+        due = loop.time()
+        for i in range(count):
+            ticks.push(due, Starter(str(i), []))
+        await asyncio.wait_for(done, 5)
+        ticks.close()
+
+    asyncio.run(main())
+    assert order.count("tick") == 500 and order.count("run") == 500
+    first_run = order.index("run")
+    assert 0 < first_run < 500 and order[first_run - 1] == "tick"  # runs began before the last tick fired
+
+
 def test_a_host_that_wakes_early_for_a_tick_never_arms_the_same_tick_again() -> None:
     # The heap's deadline is converted from the agent's clock; a thread preempted between the
     # two reads armed it a few ms early, and the fire then re-armed the very same due time:
