@@ -770,10 +770,9 @@ def pool() -> Iterator[ThreadPool]:
 def wait_idle(pool: ThreadPool, count: int) -> None:
     """Wait until ``count`` workers are parked idle.
 
-    A task's own completion signal fires before its worker parks itself, and the pool offers no
-    public "idle" signal, so this peeks at the private counter (read only).
+    A task's own completion signal fires before its worker parks itself: wait for the park.
     """
-    wait_until(lambda: pool._idle == count)
+    wait_until(lambda: pool.idle == count)
 
 
 @pytest.mark.timeout(20)
@@ -972,6 +971,39 @@ def test_pool_task_that_raises_does_not_kill_later_tasks(
     assert len(ran) == 4
     assert len(set(ran)) == 1  # the same worker survived the error
     assert "ValueError: task failed" in caplog.text
+
+
+@pytest.mark.timeout(60)
+def test_pool_runs_every_task_once_under_concurrent_submits_past_core() -> None:
+    # Submits from several threads race threads parking and taking the backlog (no lock on that
+    # path): every task runs exactly once, and the last release leaves no thread behind.
+    p = ThreadPool(name="stress-pool", core=3)
+    p.acquire()
+    ran: list[int] = []
+    all_ran = threading.Event()
+    total = 4 * 2000
+
+    def task(i: int) -> None:
+        ran.append(i)  # list.append is atomic under the GIL
+        if len(ran) == total:
+            all_ran.set()
+
+    def submitter(base: int) -> None:
+        for i in range(base, base + 2000):
+            p.submit(functools.partial(task, i))
+
+    submitters = [threading.Thread(target=submitter, args=(k * 2000,)) for k in range(4)]
+    for t in submitters:
+        t.start()
+    for t in submitters:
+        t.join()
+    try:
+        assert all_ran.wait(30)
+        assert sorted(ran) == list(range(total))
+        wait_until(lambda: p.idle == p.threads)  # every thread parks again, none is lost
+    finally:
+        p.release()
+    assert p.threads == 0
 
 
 @pytest.mark.timeout(20)
