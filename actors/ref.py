@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Iterator, Sequence
+import queue
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
+from actors._answer import Answer
 from actors._validate import check_optional_seconds
 from actors._clock import Clock
 from actors.agent_actor import CANCEL_GRACE_S, inside_agent
@@ -46,7 +48,8 @@ class AgentRef:
         self._dead_letters = dead_letters
         self._binding: Binding | None = binding
         self._actor = binding.actor  # kept after death: its stats stay readable
-        self._pending: set[concurrent.futures.Future[Any]] | None = None  # made at the first ask
+        # The asks waiting for an answer (failed if the agent dies), made at the first ask.
+        self._pending: set[concurrent.futures.Future[Any] | Answer] | None = None
 
     def __repr__(self) -> str:
         return f"<AgentRef {self._name!r} {'alive' if self.is_alive else 'dead'}>"
@@ -76,19 +79,26 @@ class AgentRef:
 
     def ask_future(self, message: Message) -> concurrent.futures.Future[Any]:
         """Send ``message`` and return a future of the answer; raises AgentDeadError if dead."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        pending = self._send_asking(message, partial(answer_into, future), future)
+        future.add_done_callback(pending.discard)
+        return future
+
+    def _send_asking(self, message: Message, reply: Callable[[Any], None],
+                     waiter: concurrent.futures.Future[Any] | Answer) -> set[concurrent.futures.Future[Any] | Answer]:
+        """Post ``message`` with ``reply`` and note ``waiter`` as pending (failed if the agent
+        dies); return the pending set. Raises AgentDeadError if the agent is dead."""
         binding = self._binding
         if binding is None or not self.is_alive:
             check_message(message)
             raise AgentDeadError(f"agent {self._name!r} is dead")
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        internal, urgent = translate(binding.actor, message, partial(answer_into, future))
+        internal, urgent = translate(binding.actor, message, reply)
         if self._pending is None:
             self._pending = set()
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
+        self._pending.add(waiter)
         if not binding.post(internal, urgent):
             _fail_pending(self)
-        return future
+        return self._pending
 
     def ask(self, message: Message, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the answer.
@@ -102,16 +112,17 @@ class AgentRef:
         """
         timeout = check_optional_seconds("timeout", timeout)
         self._refuse_blocking_its_loop("ref.ask()", "ref.ask_async()")
-        future = self.ask_future(message)
-        clock = self._virtual_clock()
-        if clock is not None:  # a Stop waiting for a run waits in virtual time: let it pass
-            clock.run_until(future.done, self._answer_budget())
+        answer = Answer()  # not a Future: see actors._answer
+        pending = self._send_asking(message, answer, answer)
         try:
-            return future.result(timeout)
-        except TimeoutError:
-            if future.done():  # the answer itself is a TimeoutError
-                raise
+            clock = self._virtual_clock()
+            if clock is not None:  # a Stop waiting for a run waits in virtual time: let it pass
+                clock.run_until(answer.done, self._answer_budget())
+            return answer.wait(timeout)
+        except queue.Empty:
             raise self._no_answer(message, timeout) from None
+        finally:
+            pending.discard(answer)
 
     async def ask_async(self, message: Message, timeout: float | None = None) -> Any:
         """[`ask`][actors.AgentRef.ask] for asyncio callers: awaits without blocking the loop."""
@@ -179,7 +190,9 @@ def detach(ref: AgentRef) -> Binding | None:
 
 def _fail_pending(ref: AgentRef) -> None:
     for future in list(ref._pending or ()):
-        if not future.done():
+        if isinstance(future, Answer):
+            future.fail(AgentDeadError(f"agent {ref._name!r} died before answering"))
+        elif not future.done():
             try:
                 future.set_exception(AgentDeadError(f"agent {ref._name!r} died before answering"))
             except concurrent.futures.InvalidStateError:

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import run
+from conftest import run, wait_until
 
 from actors import ActorSystem, AgentDeadError, AgentPool, AgentRef, GetStats, RunNow, Start, Stop
 from actors.agent_actor import InjectFault
@@ -309,6 +309,41 @@ def test_supervision_gives_up_past_the_limit(caplog: pytest.LogCaptureFixture) -
             ref.ask(GetStats())
         ref.tell(RunNow())
         assert system.dead_letters == 1
+
+
+@pytest.mark.timeout(20)
+def test_an_ask_waiting_on_another_thread_fails_with_agent_dead_when_the_shutdown_abandons_it() -> None:
+    # A Stop asked while the run blocks waits for that run; a shutdown that gives up on it must
+    # wake the asker with AgentDeadError, not leave it to its own (long) timeout.
+    gate, started = threading.Event(), threading.Event()
+
+    def agent(task: str) -> None:
+        started.set()
+        gate.wait(10)
+
+    system = ActorSystem()
+    ref = system.spawn(agent, task="t", name="stuck", config={"stop_timeout": 30})
+    ref.tell(Start("3600", run_immediately=True))
+    assert started.wait(5)
+    outcome: list[Any] = []
+
+    def asker() -> None:
+        try:
+            outcome.append(ref.ask(Stop(), timeout=60))
+        except Exception as exc:  # noqa: BLE001 - the test looks at what came back
+            outcome.append(exc)
+
+    thread = threading.Thread(target=asker)
+    thread.start()
+    try:
+        wait_until(lambda: bool(ref._pending))  # the Stop is posted and its asker waits
+        system.shutdown(timeout=0.2)
+        thread.join(10)
+        assert not thread.is_alive()
+        (error,) = outcome
+        assert isinstance(error, AgentDeadError) and "died before answering" in str(error)
+    finally:
+        gate.set()
 
 
 @pytest.mark.timeout(10)
