@@ -68,19 +68,22 @@ def grid_pairs(starts: list[float], anchor: float, interval: float, skipped: int
     """(tick, lateness s) of each call start on the ideal grid anchor + tick * interval, unfolded.
 
     The i-th call belongs to tick i plus the ticks skipped before it. A scheduler reports only
-    how many ticks it skipped (``skipped``), so each reported skip goes to the first call that
-    started past its tick's slot. A call that is late without a reported skip stays on its tick:
-    a scheduler that falls behind its grid shows lateness that grows, never a value folded
-    modulo the interval.
+    how many ticks it skipped (``skipped``), so the skips are placed as late in the ticks as
+    they can go without making any call early: call i gets the most skips that every call
+    from i on can take (a backward pass). A call that is merely more than an interval late is
+    not taken for a skip when the calls after it are on time (placing the skip there pushed
+    every later call one tick ahead: a median of -9.9 ms at a 20 ms interval, next to a busy
+    thread). A call that is late without a reported skip stays on its tick: a scheduler that
+    falls behind its grid shows lateness that grows, never a value folded modulo the interval.
     """
+    ordered = sorted(starts)
+    # room[i]: how many ticks past its own call i could sit without starting before its due time
+    room = [math.floor((t - anchor + _EARLY_S) / interval) - i for i, t in enumerate(ordered, 1)]
+    for i in range(len(room) - 2, -1, -1):  # no call may take more than every later one can
+        room[i] = min(room[i], room[i + 1])
     pairs: list[tuple[int, float]] = []
-    tick, left = 0, skipped
-    for t in sorted(starts):
-        tick += 1
-        if left:
-            slot = math.floor((t - anchor + _EARLY_S) / interval)
-            jump = min(max(0, slot - tick), left)
-            tick, left = tick + jump, left - jump
+    for i, (t, fits) in enumerate(zip(ordered, room), 1):
+        tick = i + max(0, min(skipped, fits))
         pairs.append((tick, t - (anchor + tick * interval)))
     return pairs
 

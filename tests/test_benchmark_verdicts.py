@@ -393,6 +393,16 @@ def test_a_reported_skip_puts_the_next_call_on_its_own_tick() -> None:
     assert pairs[2][1] == pytest.approx(0.001)
 
 
+def test_a_call_more_than_an_interval_late_is_not_taken_for_the_reported_skip() -> None:
+    # Tick 3 ran 25 ms late (next to a busy thread), and tick 7 was really skipped: the skip
+    # belongs before the call at 8, or calls 4-6 would read 15 ms early.
+    due = [1, 2, 3, 4, 5, 6, 8, 9]
+    starts = [k * INTERVAL + (0.025 if k == 3 else 0.002) for k in due]
+    pairs = grid_pairs(starts, 0.0, INTERVAL, skipped=1)
+    assert [k for k, _ in pairs] == due
+    assert min(lateness for _, lateness in pairs) == pytest.approx(0.002)
+
+
 # -- the report --------------------------------------------------------------------------
 def test_every_table_and_the_goals_name_the_host() -> None:
     results = good()
