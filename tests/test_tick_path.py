@@ -196,6 +196,44 @@ def test_a_burst_of_due_ticks_fires_every_one_once_in_turns_with_the_runs_they_s
     assert 0 < first_run < 500 and order[first_run - 1] == "tick"  # runs began before the last tick fired
 
 
+def test_a_loop_tick_armed_early_against_the_epoll_rounding_never_fires_before_its_due_time() -> None:
+    # The loop timer is armed up to 1 ms ahead of a tick and the rest slept: a tick may be
+    # late, never early, whether the loop is idle (it sleeps) or has work ready (it re-arms).
+    from actors._tick_heap import LoopTicks
+
+    early: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticks = LoopTicks(loop)
+        done = loop.create_future()
+
+        class Timed(_Target):
+            def __init__(self, due: float, last: bool) -> None:
+                super().__init__("t", [])
+                self.due, self.last = due, last
+
+            def fire_tick(self) -> None:
+                early.append(self.due - loop.time())
+                if self.last:
+                    done.set_result(None)
+
+        def busy(until: float) -> None:  # other ready work on the loop every iteration
+            if loop.time() < until:
+                loop.call_soon(busy, until)
+
+        start = loop.time()
+        for i in range(40):
+            ticks.push(start + 0.002 + i * 0.0015, Timed(start + 0.002 + i * 0.0015, i == 39))
+        loop.call_soon(busy, start + 0.03)  # the first half fires next to ready work
+        await asyncio.wait_for(done, 5)
+        ticks.close()
+
+    asyncio.run(main())
+    resolution = time.get_clock_info("monotonic").resolution
+    assert len(early) == 40 and max(early) <= resolution
+
+
 def test_a_host_that_wakes_early_for_a_tick_never_arms_the_same_tick_again() -> None:
     # The heap's deadline is converted from the agent's clock; a thread preempted between the
     # two reads armed it a few ms early, and the fire then re-armed the very same due time:
