@@ -152,7 +152,7 @@ class LoopTicks(TickHeap):
         super().__init__()
         self._loop = loop
         self._handle: asyncio.Handle | None = None
-        self._armed = float("inf")  # when the loop timer fires (-inf: the next turn is queued)
+        self._armed = float("inf")  # the tick the loop timer is armed for (-inf: the next turn is queued)
         self._firing = False
         self._context = contextvars.Context()  # the fire posts to mailboxes and sets nothing
 
