@@ -189,12 +189,14 @@ def detach(ref: AgentRef) -> Binding | None:
 
 
 def _fail_pending(ref: AgentRef) -> None:
-    for future in list(ref._pending or ()):
-        if isinstance(future, Answer):
-            future.fail(AgentDeadError(f"agent {ref._name!r} died before answering"))
-        elif not future.done():
+    for waiter in list(ref._pending or ()):
+        # One error per waiter: each raises it on its own thread, with its own traceback.
+        error = AgentDeadError(f"agent {ref._name!r} died before answering")
+        if isinstance(waiter, Answer):
+            waiter.fail(error)
+        elif not waiter.done():
             try:
-                future.set_exception(AgentDeadError(f"agent {ref._name!r} died before answering"))
+                waiter.set_exception(error)
             except concurrent.futures.InvalidStateError:
                 pass
 
