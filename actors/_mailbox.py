@@ -105,16 +105,16 @@ class Mailbox:
         """True once closed: posts are dropped."""
         return self._closed
 
-    def post(self, message: Any, urgent: bool = False) -> bool:
-        """Queue ``message`` from any thread; return False (dropped) if the mailbox is closed."""
-        return self._put(message, urgent, False)
-
     def report(self, message: Any) -> bool:
         """`post` for a run's own report (a finished attempt or callback): the worker may take
         it at its next wake-up when that is imminent, instead of being woken for it."""
-        return self._put(message, False, True)
+        return Mailbox.post(self, message, False, True)
 
-    def _put(self, message: Any, urgent: bool, lazy: bool) -> bool:
+    def post(self, message: Any, urgent: bool = False, lazy: bool = False) -> bool:
+        """Queue ``message`` from any thread; return False (dropped) if the mailbox is closed.
+
+        ``lazy`` is for `report`. (One function, not a post calling a shared helper: a tell is
+        a few µs and each call on its path ~0.3 µs of it.)"""
         if self._closed:
             return False
         lane = self._urgent if urgent else self._normal
@@ -254,8 +254,9 @@ class TrackedMailbox(Mailbox):
         super().__init__(_Tracked(target, clock), worker)
         self._clock = clock
 
-    def post(self, message: Any, urgent: bool = False) -> bool:
-        """Queue ``message`` as one busy unit until it is handled or dropped."""
+    def post(self, message: Any, urgent: bool = False, lazy: bool = False) -> bool:
+        """Queue ``message`` as one busy unit until it is handled or dropped (never lazily:
+        on a virtual clock nothing waits for a real-time wake-up)."""
         self._clock.enter()
         if Mailbox.post(self, message, urgent):
             return True
@@ -263,7 +264,7 @@ class TrackedMailbox(Mailbox):
         return False
 
     def report(self, message: Any) -> bool:
-        """As `post`: on a virtual clock nothing waits for a real-time wake-up."""
+        """As `post`."""
         return self.post(message)
 
     __call__ = post

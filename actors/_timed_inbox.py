@@ -90,7 +90,7 @@ class _WorkerTicks(TickHeap):
             seq = TickHeap.push(self, when, target)
             earliest = self._heap[0][1] == seq and not (inbox._heap and inbox._heap[0].when <= when)
         if earliest and threading.get_ident() != inbox._worker:
-            inbox._queue.put(_REARM_ENVELOPE)
+            inbox.queue.put(_REARM_ENVELOPE)
         return seq
 
     def cancel(self, seq: int) -> None:
@@ -111,24 +111,26 @@ class TimedInbox:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the heap
-        self._queue: queue.SimpleQueue[Envelope[Any]] = queue.SimpleQueue()
+        #: The envelopes (``put`` from any thread; the worker's doorbell puts here directly).
+        self.queue: queue.SimpleQueue[Envelope[Any]] = queue.SimpleQueue()
         self._heap: list[TimerHandle] = []
         #: The agents' ticks, kept apart from the other timers (see `actors._tick_heap`).
         self.ticks = _WorkerTicks(self)
         self._seq = itertools.count()
         self._pushes = 0
-        self._closed = False
+        #: True once the worker stopped (see `is_closed`).
+        self.closed = False
         self._worker = -1  # the worker thread's ident, known at its first get()
 
     # -- pykka's inbox interface ----------------------------------------------------------
     def put(self, envelope: Envelope[Any]) -> None:
         """Queue an envelope (any thread)."""
-        self._queue.put(envelope)
+        self.queue.put(envelope)
 
     def get(self) -> Envelope[Any]:
         """The next envelope: due timers first, then the queue; waits until one is there."""
         self._worker = threading.get_ident()
-        lock, get = self._lock, self._queue.get
+        lock, get = self._lock, self.queue.get
         while True:
             with lock:
                 when = self._earliest()
@@ -139,13 +141,13 @@ class TimedInbox:
                 envelope = get() if delay is None else get(timeout=delay)
             except queue.Empty:
                 continue  # the earliest timer is due
-            if envelope is _REARM_ENVELOPE and not self._closed:
+            if envelope is _REARM_ENVELOPE and not self.closed:
                 continue  # an earlier deadline was armed from another thread: wait again
             return envelope
 
     def empty(self) -> bool:
         """True if no envelope is queued (pykka drains the rest at teardown)."""
-        return self._queue.empty()
+        return self.queue.empty()
 
     # -- the loop-like interface the clock arms timers through ----------------------------
     def time(self) -> float:
@@ -167,7 +169,7 @@ class TimedInbox:
                 heapq.heapify(heap)
             earliest = heap[0] is timer
         if earliest and threading.get_ident() != self._worker:
-            self._queue.put(_REARM_ENVELOPE)  # the worker may be waiting for a later deadline
+            self.queue.put(_REARM_ENVELOPE)  # the worker may be waiting for a later deadline
         return timer
 
     def wakes_within(self, seconds: float) -> bool:
@@ -189,18 +191,18 @@ class TimedInbox:
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> TimerHandle:
         """Call ``fn(*args)`` on the worker thread as soon as it is free; ``RuntimeError``
         once the inbox is closed (as a closed event loop raises)."""
-        if self._closed:
+        if self.closed:
             raise RuntimeError("the worker is closed")
         return self.call_at(float("-inf"), fn, *args)
 
     def is_closed(self) -> bool:
         """True once the worker has stopped: nothing armed here will run."""
-        return self._closed
+        return self.closed
 
     def close(self) -> None:
         """Mark the inbox closed and drop every timer (the worker is stopping)."""
         with self._lock:
-            self._closed = True
+            self.closed = True
             timers = self._heap[:]
             self._heap.clear()
             self.ticks.clear()

@@ -10,7 +10,7 @@ from actors._actor_state import ActorState
 from actors._protocol import HistoryMsg, PauseMsg, ResumeMsg, RunNowMsg, StatsMsg, StopMsg
 from actors.messages import GetHistory, GetStats, Pause, Resume, RunNow, Start, Stop
 
-__all__ = ["MESSAGE_TYPES", "Message", "check_message", "translate"]
+__all__ = ["MESSAGE_TYPES", "SHARED", "Message", "check_message", "translate"]
 
 Message = Start | Stop | RunNow | GetStats | Pause | Resume | GetHistory
 MESSAGE_TYPES = (Start, Stop, RunNow, GetStats, Pause, Resume, GetHistory)
@@ -29,6 +29,13 @@ def translate(actor: ActorState, message: Message, reply: Callable[[Any], None] 
     Start, Stop, Pause and Resume take the urgent lane: they overtake queued ticks. A ``Start``
     of a time already past raises ``ValueError`` here, in the caller.
     """
+    if reply is None:
+        # A tell of a message without fields shares one internal message: nothing to build.
+        # On the tell path every Python call counts (~0.3 µs each on a cold cache, with the
+        # sender just woken from a wait: benchmarks/messages.py).
+        shared = SHARED.get(type(message))
+        if shared is not None:
+            return shared
     if isinstance(message, Start):
         return actor.start_message(message, reply), True
     if isinstance(message, Stop):
@@ -49,3 +56,12 @@ def translate(actor: ActorState, message: Message, reply: Callable[[Any], None] 
 
 def _ignore(_: Any) -> None:
     return None
+
+
+#: The internal message of each public message without fields, told without a reply. The
+#: actor never mutates a message nor tells two apart by identity: one instance serves every tell.
+SHARED: dict[type, tuple[Any, bool]] = {
+    RunNow: (RunNowMsg(None), False),
+    Resume: (ResumeMsg(None), True),
+    GetStats: (StatsMsg(_ignore), False),
+}

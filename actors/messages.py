@@ -22,6 +22,9 @@ def check_max_retries(max_retries: object) -> int:
     return max_retries
 
 
+# _FIELDLESS: the messages without fields keep object's own __init__ (C) instead of the
+# generated empty Python one: ``ref.tell(RunNow())`` is a few µs, one Python call ~0.3 µs of it.
+
 @dataclass(frozen=True, slots=True)
 class Start:
     """Start the agent's schedule; ``ask`` answers True when started, False if already running.
@@ -72,7 +75,7 @@ class Start:
                 raise ArgumentTypeError(f"run_immediately must be a bool, got {shown(self.run_immediately)}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)  # see _FIELDLESS
 class Stop:
     """Stop the agent's schedule; ``ask`` answers the final stats once stopped. No fields.
 
@@ -81,7 +84,7 @@ class Stop:
     """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)  # see _FIELDLESS
 class RunNow:
     """Run the agent once now; ``ask`` answers whether a run started. No fields.
 
@@ -90,7 +93,7 @@ class RunNow:
     """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)  # see _FIELDLESS
 class GetStats:
     """Ask for the agent's stats dict, answered even while a run is in flight. No fields."""
 
@@ -114,7 +117,7 @@ class Pause:
             raise ArgumentTypeError(f"reason must be a str, not {type(self.reason).__name__}: {shown(self.reason)}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)  # see _FIELDLESS
 class Resume:
     """Continue a paused schedule from its next due tick; ``ask`` answers True if it was paused.
     No fields."""
