@@ -1,14 +1,22 @@
 """Message latency: ``ref.tell`` until the actor handles it, and the ``ref.ask`` round trip,
 against raw pykka on a bare ``pykka.ThreadingActor``, in one process, from the main thread.
 
-- tell -> handled: ``perf_counter`` before ``tell`` to the first line of the handler.
-  Raw: ``ref.tell(msg)`` -> ``on_receive`` entry. Ours: ``ref.tell(RunNow())`` to a started
-  agent -> entry of ``AgentActor.handle`` for that message (the benchmark wraps the class's
-  ``handle`` before spawning, in its own process only: one type-name check per message).
-  The sender then blocks on an Event set by the handler, so it holds no GIL while it waits.
-  ``send_*``: how long ``tell()`` itself takes on the sender's thread.
-- tell -> agent call: the same ``RunNow`` until the sync no-op agent's call starts on a pool
-  thread (the user-visible effect; one more thread hand-off than "handled").
+- tell -> handled: ``perf_counter`` before ``tell`` to the first line of the handler, for a
+  message that sets nothing else going. Raw: ``ref.tell(msg)`` -> ``on_receive`` entry. Ours:
+  ``ref.tell(Resume())`` to a running agent (handled, answered False) -> entry of
+  ``AgentActor.handle`` for it (the benchmark wraps the class's ``handle`` before spawning, in
+  its own process only: one type-name check per message). The sender then blocks on an Event
+  set by the handler, so it holds no GIL while it waits. ``send_*``: how long ``tell()``
+  itself takes on the sender's thread.
+- tell that starts a run, the same shape on both sides: ours ``ref.tell(RunNow())``, which
+  hands the agent's run to a pool thread; raw, a tell whose handler hands a no-op "run" to a
+  thread of its own (a ``SimpleQueue`` it waits on). ``*_run``: until handled; ``*_call``: until
+  the run starts on its thread (the user-visible effect). Both sides wait (untimed) for the run
+  before the next tell. Why two tell series: with a run on a third thread between two tells,
+  where that thread ran last decides where the next wake-up lands on 2 cores, and the handled
+  figure swings with it on both sides (ours RunNow against a bare raw tell measured 1.2-1.5x,
+  raw with its hand-off against the bare raw tell ~2x; the whole process pinned to one core,
+  9.6 µs each). So the goal compares like with like: two threads taking turns.
 - ask round trip: ``ref.ask(GetStats())`` (the actor builds its stats snapshot, ~20 keys) vs
   raw ``ref.ask(msg).get()`` whose ``on_receive`` returns a copy of a 20-key dict.
 
@@ -16,12 +24,13 @@ against raw pykka on a bare ``pykka.ThreadingActor``, in one process, from the m
 Every timed message goes to a quiescent actor: the sender first sleeps ``pause`` (0.5 ms), so the
 receiving thread is asleep, as for an isolated message in a real program (back to back, the
 figures swing 5x with who happens to hold the GIL). Ours and raw alternate in blocks of
-``block`` so that machine noise hits both alike; between our tells the benchmark waits (untimed)
-until the run finished, so no RunNow is skipped.
+``block`` so that machine noise hits both alike; between our RunNows the benchmark waits
+(untimed) until the run finished, so no RunNow is skipped.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -35,22 +44,35 @@ from benchmarks.common import Result, summarize
 class _Bare(pykka.ThreadingActor):
     use_daemon_thread = True
 
-    def __init__(self, handled: list[float], event: threading.Event) -> None:
+    def __init__(self, handled: list[float], event: threading.Event, runs: queue.SimpleQueue[bool]) -> None:
         super().__init__()
-        self.handled, self.event = handled, event
+        self.handled, self.event, self.runs = handled, event, runs
         self.stats = {f"key_{i}": i for i in range(20)}
 
     def on_receive(self, message: Any) -> Any:
-        if message == "tell":
+        if message == "tell" or message == "run":
             self.handled.append(time.perf_counter())
             self.event.set()
+            if message == "run":
+                self.runs.put(True)  # the run, handed to its thread (as our RunNow to the pool)
             return None
         return dict(self.stats)
 
 
+def _run_thread(runs: queue.SimpleQueue[bool], called: list[float], event: threading.Event) -> threading.Thread:
+    """The raw actor's run thread: takes each run and "calls the agent" (a no-op)."""
+    def serve() -> None:
+        while runs.get():
+            called.append(time.perf_counter())
+            event.set()
+    thread = threading.Thread(target=serve, name="raw-run", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(n: int = 2000, block: int = 100, pause: float = 0.0005) -> Result:
     """``n`` tells and ``n`` asks each way; returns one summary per series."""
-    from actors import ActorSystem, GetStats, RunNow, Start
+    from actors import ActorSystem, GetStats, Resume, RunNow, Start
     from actors.agent_actor import AgentActor
 
     handled: list[float] = []
@@ -58,7 +80,7 @@ def run(n: int = 2000, block: int = 100, pause: float = 0.0005) -> Result:
     original = AgentActor.handle
 
     def handle(self: AgentActor, message: Any) -> None:
-        if type(message).__name__ == "RunNowMsg":
+        if type(message).__name__ in ("RunNowMsg", "ResumeMsg"):
             handled.append(time.perf_counter())
             handled_event.set()
         original(self, message)
@@ -74,9 +96,14 @@ def run(n: int = 2000, block: int = 100, pause: float = 0.0005) -> Result:
     system = ActorSystem()
     ref = system.spawn(agent, task="bench", name="bench")
     ref.tell(Start("3600"))
-    raw = _Bare.start(handled, handled_event)
-    samples: dict[str, list[float]] = {k: [] for k in ("tell_raw", "tell_ours", "tell_ours_call", "ask_raw",
-                                                      "ask_ours", "send_raw", "send_ours")}
+    runs_raw: queue.SimpleQueue[bool] = queue.SimpleQueue()
+    called_raw: list[float] = []
+    called_raw_event = threading.Event()
+    run_thread = _run_thread(runs_raw, called_raw, called_raw_event)
+    raw = _Bare.start(handled, handled_event, runs_raw)
+    samples: dict[str, list[float]] = {k: [] for k in (
+        "tell_raw", "tell_ours", "tell_raw_run", "tell_ours_run", "tell_raw_call", "tell_ours_call",
+        "ask_raw", "ask_ours", "send_raw", "send_ours")}
     runs = [0]
 
     def wait(event: threading.Event, what: str) -> None:
@@ -95,12 +122,31 @@ def run(n: int = 2000, block: int = 100, pause: float = 0.0005) -> Result:
     def tell_ours() -> None:
         time.sleep(pause)
         handled_event.clear()
+        t0 = time.perf_counter()
+        ref.tell(Resume())
+        samples["send_ours"].append(time.perf_counter() - t0)
+        wait(handled_event, "AgentActor.handle receive the Resume")
+        samples["tell_ours"].append(handled[-1] - t0)
+
+    def run_raw() -> None:
+        time.sleep(pause)
+        handled_event.clear()
+        called_raw_event.clear()
+        t0 = time.perf_counter()
+        raw.tell("run")
+        wait(handled_event, "the raw actor handle the tell")
+        samples["tell_raw_run"].append(handled[-1] - t0)
+        wait(called_raw_event, "the raw run start")
+        samples["tell_raw_call"].append(called_raw[-1] - t0)
+
+    def run_ours() -> None:
+        time.sleep(pause)
+        handled_event.clear()
         called_event.clear()
         t0 = time.perf_counter()
         ref.tell(RunNow())
-        samples["send_ours"].append(time.perf_counter() - t0)
         wait(handled_event, "AgentActor.handle receive the RunNow")
-        samples["tell_ours"].append(handled[-1] - t0)
+        samples["tell_ours_run"].append(handled[-1] - t0)
         wait(called_event, "the agent's call start")
         samples["tell_ours_call"].append(called[-1] - t0)
         runs[0] += 1
@@ -119,7 +165,7 @@ def run(n: int = 2000, block: int = 100, pause: float = 0.0005) -> Result:
         ref.ask(GetStats(), 1.0)
         samples["ask_ours"].append(time.perf_counter() - t0)
 
-    order: list[Callable[[], None]] = [tell_raw, tell_ours, ask_raw, ask_ours]
+    order: list[Callable[[], None]] = [tell_raw, tell_ours, run_raw, run_ours, ask_raw, ask_ours]
     actor = ref._binding.actor  # type: ignore[union-attr]
     t0 = time.perf_counter()
     for _ in range(1000):
@@ -137,6 +183,8 @@ def run(n: int = 2000, block: int = 100, pause: float = 0.0005) -> Result:
                     fn()
     finally:
         raw.stop()
+        runs_raw.put(False)
+        run_thread.join(1.0)
         final = system.shutdown()
         AgentActor.handle = original  # type: ignore[method-assign]
     skipped = final["bench"]["skipped_ticks"]

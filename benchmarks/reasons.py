@@ -91,14 +91,12 @@ def message_reason(key: str, s: Result, raw: Result, m: Result) -> tuple[str, st
     so, sr = m.get("send_ours") or {}, m.get("send_raw") or {}
     if so.get("median_ms") is not None and sr.get("median_ms") is not None:
         send = f" tell() itself takes {ms(so['median_ms'])} on the sender against raw pykka's {ms(sr['median_ms'])}."
-    return (f"{tail}: the sender checks the agent is alive, translates the message, appends it to the mailbox "
-            "and rings the worker (a prebuilt envelope put into its SimpleQueue); the worker then goes through "
-            "pykka's receive loop, its ready queue and the drain before the handler: about 20 Python calls "
-            "between tell() and the handler where raw pykka has about 8." + send,
-            "let the worker wait on its own queue and skip pykka's receive loop, and check that the agent is "
-            "alive once (the post's answer) instead of three times; then a tell is one deque append and, when "
-            "the worker sleeps, one wake-up.")
-
+    return (f"{tail}: between tell() and the handler the sender checks the agent is alive, appends the shared "
+            "internal message to the mailbox and rings the worker (a prebuilt envelope into its SimpleQueue, no "
+            "Python frame in between); the woken worker takes its ready queue and drains the mailbox: about 9 "
+            "Python calls where raw pykka has about 8, each ~0.3 µs with the caches cold after a wait." + send,
+            "serve the mailbox's own deque as the worker's queue (no ready queue and doorbell when one mailbox "
+            "is waiting), or measure where the extra wake-up time goes (perf sched) if the calls are equal.")
 
 
 def scale_reason(p: Result, floor: Result | None, frozen: Result | None, handoff: float | None,
