@@ -9,21 +9,29 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from actors._memory_store import MemoryStore
 from actors.history import FIELDS
 from actors.store import SCHEMA_VERSION, AgentRecord, AgentUpdate, Batch, DesiredState, Store, open_store
 
 StoreFactory = Callable[..., Store]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
 def make_store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[StoreFactory]:
-    """Open stores of one kind on one database; every one opened is closed after the test."""
+    """Open stores of one kind on one database; every one opened is closed after the test.
+    (Memory: every "connection" is the one in-memory store, as the Ray registry shares it.)"""
     opened: list[Store] = []
-    url = (f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
+    if request.param == "memory":
+        url = ""
+    else:
+        url = (f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite"
+               else request.getfixturevalue("postgres_url"))
 
     def make(history: int = 1000) -> Store:
-        store = open_store(url, history=history)
+        if request.param == "memory":
+            store: Store = opened[0] if opened else MemoryStore(history=history)
+        else:
+            store = open_store(url, history=history)
         opened.append(store)
         return store
 
