@@ -39,8 +39,8 @@ from actors._validate import check_seconds, shown
 from actors.agent import check_binds
 from actors.errors import AgentDeadError, ArgumentTypeError
 from actors.messages import GetHistory, GetStats, Pause, Resume, RunNow, Stop
-from actors.ref import AgentRef, Message
-from actors.system import ActorSystem
+from actors.handles import AgentHandle, SystemHandle
+from actors.ref import Message
 
 __all__ = ["TOKEN_ENV", "AgentStats", "ErrorBody", "HistoryEntry", "PauseBody", "StartBody", "Started",
            "ValidationErrorBody",
@@ -49,11 +49,11 @@ __all__ = ["TOKEN_ENV", "AgentStats", "ErrorBody", "HistoryEntry", "PauseBody", 
 TOKEN_ENV = "ACTORSCHED_TOKEN"
 """The environment variable [`router`][actors.fastapi.router] reads when it is given no token."""
 
-OnStartup = Callable[[ActorSystem], Awaitable[object] | object]
+OnStartup = Callable[[SystemHandle], Awaitable[object] | object]
 
 
 def lifespan(
-    system: ActorSystem, on_startup: OnStartup | None = None, *, shutdown_timeout: float = 5.0
+    system: SystemHandle, on_startup: OnStartup | None = None, *, shutdown_timeout: float = 5.0
 ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
     """A lifespan for ``FastAPI(lifespan=...)`` that runs ``system`` for the server's lifetime.
 
@@ -114,7 +114,7 @@ _START_BODY_DOC = {"requestBody": {"required": True, "content": {"application/js
     "schema": StartBody.model_json_schema()}}}}
 
 
-def router(system: ActorSystem, token: str | None = None) -> APIRouter:
+def router(system: SystemHandle, token: str | None = None) -> APIRouter:
     """An ``APIRouter`` (prefix ``/agents``) to watch and control the agents of ``system``.
 
     | Route | Body | Answer |
@@ -177,8 +177,8 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    async def agent_ref(name: str) -> AgentRef:
-        ref = system.get(name)
+    async def agent_ref(name: str) -> AgentHandle:
+        ref: AgentHandle | None = system.get(name)
         if ref is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no agent named {name!r}")
         return ref
@@ -197,7 +197,7 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
     # the token (401), then the agent (404), then the body (422); the agent answers 409 last.
     # FastAPI would parse a declared body before any dependency, so bodies are dependencies.
     control = [Depends(require_token)]
-    Agent = Annotated[AgentRef, Depends(agent_ref)]
+    Agent = Annotated[AgentHandle, Depends(agent_ref)]
 
     @api.get("", summary="Stats of every agent", response_model=list[AgentStats])
     async def list_agents() -> list[dict[str, Any]]:
@@ -257,18 +257,19 @@ def router(system: ActorSystem, token: str | None = None) -> APIRouter:
 
 
 def _check_system(system: object) -> None:
-    if not isinstance(system, ActorSystem):
-        raise ArgumentTypeError(f"system must be an ActorSystem, not {type(system).__name__}: {shown(system)}")
+    if not isinstance(system, SystemHandle):
+        raise ArgumentTypeError(f"system must be an ActorSystem or a RaySystem, not {type(system).__name__}: "
+                                f"{shown(system)}")
 
 
-async def _ask(ref: AgentRef, message: Message) -> Any:
+async def _ask(ref: AgentHandle, message: Message) -> Any:
     try:
         return await ref.ask_async(message)
     except AgentDeadError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
 
 
-async def _stats(ref: AgentRef) -> dict[str, Any]:
+async def _stats(ref: AgentHandle) -> dict[str, Any]:
     try:
         return dict(await ref.ask_async(GetStats()))
     except AgentDeadError:

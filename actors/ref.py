@@ -13,7 +13,7 @@ import logging
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from actors._answer import Answer
 from actors._validate import check_optional_seconds
@@ -22,6 +22,7 @@ from actors.agent_actor import CANCEL_GRACE_S, inside_agent
 from actors._dead_letters import DeadLetters
 from actors._translate import SHARED, Message, check_message, translate
 from actors.errors import AgentDeadError
+from actors.handles import AgentHandle
 from actors.messages import GetHistory, GetStats
 from actors._loop_driver import running_loop
 from actors.runtime import Binding, answer_into
@@ -29,6 +30,7 @@ from actors.runtime import Binding, answer_into
 __all__ = ["AgentPool", "AgentRef", "Message", "detach"]
 
 log = logging.getLogger("actors")
+H = TypeVar("H", bound=AgentHandle)  # a pool's members: AgentRef, or RayAgentRef
 # Counters summed across a pool; success_rate and lateness are combined separately.
 _SUMMED = ("total_executions", "successful_executions", "failed_executions", "cancelled_executions",
            "total_attempts", "retries", "skipped_ticks", "missed_ticks", "abandoned_runs", "restarts")
@@ -204,13 +206,14 @@ def _fail_pending(ref: AgentRef) -> None:
                 pass
 
 
-class AgentPool:
+class AgentPool(Generic[H]):
     """A group of agents (sync and async mixed) addressed together.
 
-    Made by [`ActorSystem.pool`][actors.ActorSystem.pool]; iterating it gives the refs.
+    Made by [`ActorSystem.pool`][actors.ActorSystem.pool] (or `RaySystem.pool`); iterating it
+    gives the refs.
     """
 
-    def __init__(self, refs: Sequence[AgentRef]) -> None:
+    def __init__(self, refs: Sequence[H]) -> None:
         self._refs = list(refs)
 
     def __repr__(self) -> str:
@@ -219,11 +222,11 @@ class AgentPool:
     def __len__(self) -> int:
         return len(self._refs)
 
-    def __iter__(self) -> Iterator[AgentRef]:
+    def __iter__(self) -> Iterator[H]:
         return iter(self._refs)
 
     @property
-    def refs(self) -> list[AgentRef]:
+    def refs(self) -> list[H]:
         """The members' refs, in spawn order."""
         return list(self._refs)
 
@@ -269,7 +272,7 @@ class AgentPool:
         })
 
 
-def _future_or_error(ref: AgentRef, message: Message) -> concurrent.futures.Future[Any]:
+def _future_or_error(ref: AgentHandle, message: Message) -> concurrent.futures.Future[Any]:
     try:
         return ref.ask_future(message)
     except AgentDeadError as exc:

@@ -159,7 +159,7 @@ class ActorSystem:
         config: Mapping[str, Any] | None = None,
         on_success: Callable[..., Any] | None = None,
         on_failure: Callable[..., Any] | None = None,
-    ) -> AgentPool:
+    ) -> AgentPool[AgentRef]:
         """Spawn every agent (sync and async may mix) with generated names; return the pool."""
         if isinstance(agents, (str, bytes)) or not isinstance(agents, Iterable):
             raise ArgumentTypeError(f"agents must be an iterable of agents, not {type(agents).__name__}: {shown(agents)}")
