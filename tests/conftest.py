@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,6 +21,49 @@ T = TypeVar("T")
 # agent ends when its call returns; tests keep such calls well under this).
 THREAD_GRACE_S = 5.0
 _databases = itertools.count(1)  # one fresh PostgreSQL database per test that asks for one
+
+
+#: Set inside the loopback-only network namespace the session re-runs itself in ("1"), or to
+#: why it could not ("" plus ACTORSCHED_NETNS_SKIP): Ray binds the machine's interface address
+#: unless it only has loopback, and no packet of a test may leave the machine.
+NETNS_ENV = "ACTORSCHED_NETNS"
+
+
+def _netns_unavailable() -> str | None:
+    """Why this session cannot run in a network namespace of its own, or None if it can."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "a loopback-only network namespace needs root (unshare --net)"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (util-linux / iproute2)"
+    probe = subprocess.run(["unshare", "--net", "--", "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"unshare --net failed here: {(probe.stderr or probe.stdout).strip()[:200]}"
+    return None
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Run the whole session again inside a network namespace that has nothing but loopback
+    (as root: ``unshare --net``, then ``ip link set lo up``), so that the Ray tests, and every
+    other server a test starts, can only ever talk to 127.0.0.1. Where that is impossible the
+    session runs here and the tests that need it skip, saying why."""
+    if NETNS_ENV in os.environ:
+        return None
+    reason = _netns_unavailable()
+    if reason is not None:
+        os.environ[NETNS_ENV] = ""
+        os.environ["ACTORSCHED_NETNS_SKIP"] = reason
+        return None
+    inner = 'ip link set lo up && exec "$@"'
+    command = ["unshare", "--net", "--", "sh", "-c", inner, "sh", sys.executable, "-m", "pytest",
+               *config.invocation_params.args]
+    return subprocess.call(command, env={**os.environ, NETNS_ENV: "1"}, cwd=config.invocation_params.dir)
+
+
+def needs_loopback_namespace() -> pytest.MarkDecorator:
+    """Skip unless the session runs in its loopback-only network namespace (see above)."""
+    reason = os.environ.get("ACTORSCHED_NETNS_SKIP") or "not run inside the loopback-only network namespace"
+    return pytest.mark.skipif(os.environ.get(NETNS_ENV) != "1", reason=reason)
 
 
 @pytest.fixture(autouse=True)

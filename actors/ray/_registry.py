@@ -1,0 +1,111 @@
+"""What a `RaySystem` keeps outside its hosts: each agent's spec, and a store when none is given.
+
+The registry is one Ray actor with no restarts, owned by the driver. A host that Ray restarts
+after its process died asks it for the specs of its agents (the pickled callable, task and
+settings), and takes their schedules up from the store: the one the user gave, or else the
+registry's own `MemoryStore`, written by the host's journal every 100 ms like a database. Its
+state lives as long as the driver's system, which is as long as its agents can live anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from actors._memory_store import MemoryStore
+from actors.store import AgentRecord, Batch, Store
+
+__all__ = ["Registry", "RegistryStore"]
+
+
+class Registry:
+    """The Ray actor (see the module docstring); every method is a short call under locks."""
+
+    def __init__(self, history: int) -> None:
+        self._specs: dict[int, dict[str, bytes]] = {}
+        self._incarnations: dict[int, int] = {}
+        self._store = MemoryStore("ray-registry", history)
+
+    def host_up(self, index: int) -> int:
+        """Host ``index`` (re)started: return its incarnation, 1 for its first life."""
+        self._incarnations[index] = self._incarnations.get(index, 0) + 1
+        return self._incarnations[index]
+
+    def incarnations(self) -> dict[int, int]:
+        """How many times each host has started."""
+        return dict(self._incarnations)
+
+    def add(self, index: int, name: str, spec: bytes) -> None:
+        """Keep the spec of agent ``name``, placed on host ``index``."""
+        self._specs.setdefault(index, {})[name] = spec
+
+    def specs(self, index: int) -> list[tuple[str, bytes]]:
+        """The specs of host ``index``'s agents, in spawn order."""
+        return list(self._specs.get(index, {}).items())
+
+    # -- the store, for hosts of a system without one --------------------------------------
+    def load(self, name: str) -> AgentRecord | None:
+        """`Store.load`."""
+        return self._store.load(name)
+
+    def acquire(self, name: str, node: str, lease_seconds: float, now: float) -> bool:
+        """`Store.acquire`."""
+        return self._store.acquire(name, node, lease_seconds, now)
+
+    def renew(self, names: Sequence[str], node: str, lease_seconds: float, now: float) -> set[str]:
+        """`Store.renew`."""
+        return self._store.renew(names, node, lease_seconds, now)
+
+    def release(self, names: Sequence[str], node: str) -> None:
+        """`Store.release`."""
+        self._store.release(names, node)
+
+    def write(self, batch: Batch) -> None:
+        """`Store.write`."""
+        self._store.write(batch)
+
+    def history(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """`Store.history`."""
+        return self._store.history(name, limit)
+
+
+class RegistryStore(Store):
+    """The registry's store as a host sees it: each call one round trip to the registry."""
+
+    def __init__(self, registry: Any, history: int) -> None:
+        """``registry``: the registry's Ray actor handle."""
+        self.url = "ray://registry"
+        self.history_limit = history
+        self._registry = registry
+
+    def load(self, name: str) -> AgentRecord | None:
+        """See `Store.load`."""
+        record: AgentRecord | None = ray.get(self._registry.load.remote(name))
+        return record
+
+    def acquire(self, name: str, node: str, lease_seconds: float, now: float) -> bool:
+        """See `Store.acquire`."""
+        return bool(ray.get(self._registry.acquire.remote(name, node, lease_seconds, now)))
+
+    def renew(self, names: Sequence[str], node: str, lease_seconds: float, now: float) -> set[str]:
+        """See `Store.renew`."""
+        held: set[str] = ray.get(self._registry.renew.remote(list(names), node, lease_seconds, now))
+        return held
+
+    def release(self, names: Sequence[str], node: str) -> None:
+        """See `Store.release`."""
+        ray.get(self._registry.release.remote(list(names), node))
+
+    def write(self, batch: Batch) -> None:
+        """See `Store.write`."""
+        ray.get(self._registry.write.remote(batch))
+
+    def history(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """See `Store.history`."""
+        entries: list[dict[str, Any]] = ray.get(self._registry.history.remote(name, limit))
+        return entries
+
+    def close(self) -> None:
+        """Nothing to close: the registry belongs to the driver."""
