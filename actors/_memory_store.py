@@ -50,6 +50,11 @@ class MemoryStore(Store):
             row = self._rows[name] = _Row(history=deque(maxlen=self.history_limit))
         return row
 
+    def names(self) -> list[str]:
+        """The names it has a record of."""
+        with self._lock:
+            return list(self._rows)
+
     def load(self, name: str) -> AgentRecord | None:
         """See `Store.load`."""
         with self._lock:

@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import statistics
+import shutil
 import subprocess
 import sys
 import threading
@@ -151,13 +152,30 @@ def machine() -> Result:
     }
 
 
-def run_child(target: str, timeout: float = 300.0, **kwargs: Any) -> Result:
+def netns_unavailable() -> str | None:
+    """Why a child cannot run in a loopback-only network namespace here, or None if it can."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "a loopback-only network namespace needs root (unshare --net)"
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare or ip is not installed"
+    probe = subprocess.run(["unshare", "--net", "--", "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
+    return None if probe.returncode == 0 else f"unshare --net failed: {probe.stderr.strip()[:200]}"
+
+
+def run_child(target: str, timeout: float = 300.0, netns: bool = False, **kwargs: Any) -> Result:
     """Run ``benchmarks.<module>:<function>(**kwargs)`` in a fresh interpreter; return its dict.
 
-    A crash or a timeout is returned as ``{"error": "..."}`` so one broken measurement does
-    not lose the rest of the run.
+    ``netns``: inside a new network namespace with nothing but loopback (Ray binds the
+    machine's interface address otherwise); where that is impossible, the result is an error
+    saying why (a missing measurement FAILs its goal). A crash or a timeout is returned as
+    ``{"error": "..."}`` so one broken measurement does not lose the rest of the run.
     """
     cmd = [sys.executable, "-m", "benchmarks.child", target, json.dumps(kwargs)]
+    if netns:
+        reason = netns_unavailable()
+        if reason is not None:
+            return {"error": f"{target} not run: {reason}"}
+        cmd = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *cmd]
     steal0, t0 = steal_seconds(), time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)

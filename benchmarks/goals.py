@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 
 from benchmarks.load_goals import load_contenders, load_goals
+from benchmarks.ray_goals import ray_goals
 from benchmarks.store_goals import store_contenders, store_goals
 from benchmarks.reasons import dispatch_reason, message_reason, scale_reason
 from benchmarks.verdict import (BACKOFF_LABELS, BURST_RATIO, CONTENDERS, FLOOR_OF, FLOOR_RATIO, LABELS, PEERS_OF,
@@ -250,6 +251,7 @@ def evaluate(results: Result) -> list[Goal]:
         goals += [scale_latency_goal(results, shape), scale_resource_goal(results, shape)]
     goals += load_goals(results)
     goals += store_goals(results)
+    goals += ray_goals(results)
     goals += [drift_goal(results, key) for key in CONTENDERS]
     goals += load_contenders(results)
     goals += store_contenders(results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from benchmarks.goals import evaluate
 from benchmarks.tables import (Result, Table, dispatch_tables, drift_table, host_text, message_table,
                                stop_tables)
+from benchmarks.ray_goals import ray_table
 from benchmarks.tables_load import cpu_table, large_table, profile_tables, scale_tables
 from benchmarks.verdict import Goal
 
@@ -31,7 +32,7 @@ def build(results: Result) -> tuple[list[Table], list[Goal]]:
         tables.append(msg)
     tables += stop_tables(results, by_key)
     tables += scale_tables(results, by_key)
-    tables += [t for t in (cpu_table(results, by_key), large_table(results, by_key)) if t is not None]
+    tables += [t for t in (cpu_table(results, by_key), large_table(results, by_key), ray_table(results)) if t is not None]
     tables += profile_tables(results)
     return tables, goals
 

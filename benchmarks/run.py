@@ -14,6 +14,10 @@ Both then measure the stores (:mod:`benchmarks.store`): 10,000 agents with and w
 store, N agents in 4 processes on SQLite and on PostgreSQL (quick: 200 for 10 s; full: 1,000
 for 60 s; the server comes from the pgserver wheel), the same without a store (the contender),
 and takeovers after kill -9 (quick 2, full 5 per store kind); ~5 more minutes in a full run.
+Then Ray (:mod:`benchmarks.on_ray`, each child in a loopback-only network namespace; without
+root those goals FAIL as not measured): the capacity of one process, one Ray host and two
+(quick: 4,000 and 8,000 runs/s; full: rising rates, then two halvings), 10,000 agents over two
+hosts, and recovery after kill -9 of a host (quick 1, full 3); ~5 more minutes in a full run.
 Both run the contenders, which must FAIL their goals: the drifting scheduler (``naive_sync``,
 idle only) and the wasteful CPU wrapper (``wasteful_async``).
 """
@@ -43,12 +47,15 @@ PLANS: dict[str, dict[str, Any]] = {
               "shutdown_warm_s": 1.0, "shutdown_repeats": 1, "scale_agents": [10000], "scale_ticks": 4,
               "gc_freeze_evidence": False, "cpu_agents": 500, "cpu_ticks": 2, "cpu_rounds": 1,
               "large_agents": 10000, "large_interval": 6.0, "profile": False,
-              "store_agents": 200, "store_procs": 4, "store_seconds": 10.0, "store_overhead_ticks": 4, "takeovers": 2},
+              "store_agents": 200, "store_procs": 4, "store_seconds": 10.0, "store_overhead_ticks": 4, "takeovers": 2,
+              "ray_rates": [4000, 8000], "ray_spread_agents": 10000, "ray_kills": 1},
     "full": {"ticks_idle": 1000, "ticks_busy": 1000, "messages": 2000, "stop_repeats": 30, "shutdown_agents": 1000,
              "shutdown_warm_s": 2.0, "shutdown_repeats": 3, "scale_agents": [100, 1000, 10000], "scale_ticks": 10,
              "gc_freeze_evidence": True, "cpu_agents": 1000, "cpu_ticks": 4, "cpu_rounds": 2,
              "large_agents": 100000, "large_interval": 60.0, "profile": True,
-             "store_agents": 1000, "store_procs": 4, "store_seconds": 60.0, "store_overhead_ticks": 6, "takeovers": 5},
+             "store_agents": 1000, "store_procs": 4, "store_seconds": 60.0, "store_overhead_ticks": 6, "takeovers": 5,
+             "ray_rates": [4000, 8000, 16000, 24000, 32000, 40000],
+             "ray_spread_agents": 10000, "ray_kills": 3},
 }
 
 
@@ -123,6 +130,16 @@ def run_suite(mode: str, profile: bool) -> Result:
         step(f"stores: {plan['takeovers']} takeovers after kill -9, {kind}")
         stores["takeover"][kind] = run_child("store:takeover", timeout=60 * plan["takeovers"] + 60, kind=kind,
                                              repeats=plan["takeovers"])
+    results["ray"] = ray = {"capacity": {}}
+    for kind in ("process", "ray1", "ray2"):  # each in a loopback-only network namespace, like the tests
+        step(f"ray: capacity of {kind}, rates {plan['ray_rates'][0]:,}..{plan['ray_rates'][-1]:,}/s")
+        ray["capacity"][kind] = run_child("on_ray:capacity", timeout=30 * (len(plan["ray_rates"]) + 2) + 60, netns=True,
+                                          kind=kind, rates=plan["ray_rates"])
+    step(f"ray: {plan['ray_spread_agents']:,} agents at 1 s over two hosts")
+    ray["spread"] = run_child("on_ray:spread", timeout=180, netns=True, agents=plan["ray_spread_agents"])
+    step(f"ray: recovery after {plan['ray_kills']} kill -9 of a host")
+    ray["recovery"] = run_child("on_ray:recovery", timeout=60 * plan["ray_kills"] + 60, netns=True,
+                                kills=plan["ray_kills"])
     if profile:
         step("profile: 2,000 agents under py-spy")
         results["profile"] = run_child("profile:run", timeout=120, agents=2000, seconds=6.0)

@@ -94,7 +94,20 @@ def good() -> Result:
         "cpu": {"rounds": [cpu_round(), cpu_round()]},
         "large": large(),
         "stores": stores(),
+        "ray": ray_results(),
     }
+
+
+def ray_results() -> Result:
+    def cap(best: float) -> Result:
+        return {"sustained_runs_per_s": best, "points": [{"rate": int(best), "runs_per_s": best, "sustained": True,
+                                                          "lateness": summ(0.2, 5.0)}]}
+    return {"capacity": {"process": cap(8000.0), "ray1": cap(7000.0), "ray2": cap(14000.0)},
+            "spread": {"agents": 10000, "hosts_n": 2, "rate": 10000, "runs_per_s": 9990.0, "sustained": True,
+                       "lateness": summ(0.3, 4.0), "spawn_s": 0.5, "start_s": 1.5, "shutdown_s": 0.4,
+                       "hosts": [{"rss_mb": 200.0}, {"rss_mb": 210.0}]},
+            "recovery": {"kills": 3, "agents_on_host": 100, "interval_s": 0.2, "lateness": summ(800.0, 1000.0),
+                         "never_ran_again": 0, "restarts_min": 3}}
 
 
 def stores() -> Result:
@@ -137,7 +150,7 @@ def test_no_results_at_all_fail_every_goal_as_not_measured() -> None:
 
 # Which goals each top-level section feeds: removing the section must FAIL exactly those.
 SECTIONS = {"dispatch": ("dispatch.", "drift."), "messages": ("messages.",), "stop": ("stop.",), "scale": ("scale.",),
-            "cpu": ("cpu.",), "large": ("large.",), "stores": ("store.",)}
+            "cpu": ("cpu.",), "large": ("large.",), "stores": ("store.",), "ray": ("ray.",)}
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -210,6 +223,12 @@ BAD = [
     ("a takeover past lease + tick", _set("stores.takeover.sqlite.max_ms", 2300.0), "store.takeover.sqlite", False),
     ("a kill never taken over", _set("stores.takeover.postgresql.taken_over", 4), "store.takeover.postgresql",
      False),
+    ("two hosts only 1.5x one process", _set("ray.capacity.ray2.sustained_runs_per_s", 12000.0), "ray.capacity", False),
+    ("Ray could not run (not root)", _set("ray.capacity.ray2", {"error": "not run: needs root"}), "ray.capacity", True),
+    ("10,000 agents on Ray over 20 ms", _set("ray.spread.lateness.p99_ms", 25.0), "ray.spread", False),
+    ("10,000 agents on Ray spawn over 5 s", _set("ray.spread.spawn_s", 4.0), "ray.spread", False),
+    ("an agent never ran after a kill", _set("ray.recovery.never_ran_again", 1), "ray.recovery", False),
+    ("a restart not counted", _set("ray.recovery.restarts_min", 2), "ray.recovery", False),
     ("burst spawn + start over 5 s", _set("scale.points.0.start_s", 4.8), "scale.burst.resources", False),
     ("shutdown over 2 s", _set("scale.points.1.shutdown_s", 2.5), "scale.jitter.resources", False),
     ("the scale child timed out", _set("scale.points.1", {"agents": 10000, "shape": "jitter", "gc_freeze": False,

@@ -224,3 +224,14 @@ def test_a_system_that_started_its_cluster_leaves_no_ray_process(tmp_path: pathl
         return found
 
     wait_until(lambda: not ray_processes(), timeout=30)
+
+
+def test_ask_all_answers_for_every_agent_with_one_call_per_host(ray_system: Any) -> None:
+    pool = ray_system.pool([count_sync, count_async] * 5, task="t")
+    answers = ray_system.ask_all(GetStats(), timeout=30)
+    assert set(answers) == {ref.name for ref in pool} and all(isinstance(a, dict) for a in answers.values())
+    hosts = ray_system.host_resources()
+    assert [h["incarnation"] for h in hosts] == [1, 1] and sum(h["agents"] for h in hosts) == 10
+    assert all(h["rss_mb"] > 0 for h in hosts)
+    ray_system.shutdown()
+    assert all(isinstance(a, AgentDeadError) for a in ray_system.ask_all(GetStats()).values())

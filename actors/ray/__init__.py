@@ -19,7 +19,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("actors.ray needs Ray: pip install '.[ray]' in a clone of actorsched (the ray extra)") from exc
 
-from actors.ray._ref import RayAgentRef
+from actors.ray._ref import RayAgentPool, RayAgentRef
 from actors.ray._system import RaySystem
 
-__all__ = ["RayAgentRef", "RaySystem"]
+__all__ = ["RayAgentPool", "RayAgentRef", "RaySystem"]

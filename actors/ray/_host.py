@@ -17,6 +17,7 @@ takes its agents up at once instead of waiting for the old leases to run out.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import pickle
@@ -75,14 +76,56 @@ class Host:
         """(this host's life, its pid): the driver's liveness check, and the tests' kill target."""
         return self.incarnation, os.getpid()
 
-    def spawn(self, name: str, spec: bytes) -> Answer:
-        """Spawn agent ``name`` from its pickled spec."""
+    def spawn(self, name: str, spec: bytes, unpickled: dict[bytes, Any] | None = None) -> Answer:
+        """Spawn agent ``name`` from its pickled spec (unpickled once per distinct spec in
+        ``unpickled``: a pool's members share theirs)."""
         try:
-            agent, task, config, on_success, on_failure = pickle.loads(spec)
+            parts = None if unpickled is None else unpickled.get(spec)
+            if parts is None:
+                parts = pickle.loads(spec)
+                if unpickled is not None:
+                    unpickled[spec] = parts
+            agent, task, config, on_success, on_failure = parts
             self._system.spawn(agent, task, name, config, on_success, on_failure)
         except Exception as exc:  # noqa: BLE001 - the driver raises it in the caller
             return False, exc
         return True, None
+
+    def spawn_many(self, specs: list[tuple[str, bytes]]) -> list[Answer]:
+        """`spawn` for each ``(name, spec)``, in one call (a pool)."""
+        unpickled: dict[bytes, Any] = {}
+        return [self.spawn(name, spec, unpickled) for name, spec in specs]
+
+    def ask_all(self, message: Any, timeout: float | None) -> dict[str, Answer]:
+        """Ask every agent of this host at once: ``{name: answer}``."""
+        futures = {}
+        for name in self._system.agents():
+            ref = self._ref(name)
+            if ref is not None:
+                try:
+                    futures[name] = ref.ask_future(message)
+                except Exception as exc:  # noqa: BLE001 - a dead agent: its error is its answer
+                    futures[name] = _failed(exc)
+        concurrent.futures.wait(list(futures.values()), timeout)
+        answers: dict[str, Answer] = {}
+        for name, future in futures.items():
+            if not future.done():
+                answers[name] = (False, TimeoutError(f"agent {name!r} did not answer within {timeout}s"))
+            elif future.exception() is not None:
+                answers[name] = (False, future.exception())
+            else:
+                answers[name] = (True, future.result())
+        return answers
+
+    def resources(self) -> dict[str, Any]:
+        """This host's process: ``pid``, ``rss_mb`` (from /proc/self/statm where there is one), ``agents``."""
+        rss = None
+        try:
+            with open("/proc/self/statm") as statm:
+                rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            pass
+        return {"pid": os.getpid(), "rss_mb": rss, "agents": len(self._system.agents())}
 
     def _ref(self, name: str) -> AgentRef | None:
         return self._system.get(name)
@@ -94,6 +137,11 @@ class Host:
             self._lost += 1
             return
         ref.tell(message)
+
+    def tell_many(self, names: list[str], message: Any) -> None:
+        """`tell` each of ``names`` (a pool's tell)."""
+        for name in names:
+            self.tell(name, message)
 
     def ask(self, name: str, message: Any, timeout: float | None) -> Answer:
         """Ask agent ``name``; its answer, or the error the ask raised."""
@@ -132,3 +180,9 @@ class Host:
     def shutdown(self, timeout: float) -> dict[str, dict[str, Any]]:
         """Shut the host's system down: ``{name: final stats}``."""
         return self._system.shutdown(timeout)
+
+
+def _failed(error: BaseException) -> concurrent.futures.Future[Any]:
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    future.set_exception(error)
+    return future

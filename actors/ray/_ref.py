@@ -19,11 +19,12 @@ from actors._translate import Message, check_message
 from actors._validate import check_optional_seconds
 from actors.errors import AgentDeadError
 from actors.messages import GetHistory, GetStats
+from actors.ref import AgentPool
 
 if TYPE_CHECKING:
     from actors.ray._system import RaySystem
 
-__all__ = ["RayAgentRef"]
+__all__ = ["RayAgentPool", "RayAgentRef"]
 
 # Beyond an ask's own timeout: a Ray round trip (about 1 ms median, 4 ms p99 on a 2-core machine)
 # and a host that is being restarted by Ray.
@@ -183,3 +184,20 @@ def _plain(error: BaseException) -> BaseException:
     if isinstance(error, (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)):
         return AgentDeadError(f"its host is gone: {error}")
     return error
+
+
+class RayAgentPool(AgentPool[RayAgentRef]):
+    """[`AgentPool`][actors.AgentPool] of a `RaySystem`: a tell to the pool is one Ray call per
+    host, not one per member (12,000 calls took the driver ~3 s and kept both hosts busy)."""
+
+    def tell(self, message: Message) -> None:
+        """Tell every member: one call per host."""
+        check_message(message)
+        by_host: dict[int, tuple[Any, list[str]]] = {}
+        for ref in self._refs:
+            if ref._system.closed:
+                ref._system.dead_letter(ref._name, message)
+                continue
+            by_host.setdefault(id(ref._host), (ref._host, []))[1].append(ref._name)
+        for host, names in by_host.values():
+            host.tell_many.remote(names, message)
