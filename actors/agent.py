@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge import CancelToken
 
-__all__ = ["AgentCall", "Interrupted", "check_binds", "check_callbacks", "consume", "aconsume", "resolve_agent"]
+from actors._validate import check_name, shown
+from actors.errors import ArgumentTypeError
+
+__all__ = ["AgentCall", "Interrupted", "check_binds", "check_callbacks", "claim_name", "consume", "aconsume", "pool_members",
+           "resolve_agent"]
 
 _ASYNC_METHODS = ("astart", "arun")
 _SYNC_METHODS = ("start", "run")
@@ -173,3 +178,29 @@ def check_callbacks(on_success: object, on_failure: object) -> None:
         name = getattr(callback, "__qualname__", None) or type(callback).__name__
         arg = "result" if label == "on_success" else "error"
         check_binds(callback, name, label, f"{label}({arg})", takes_token=False)
+
+
+def pool_members(agents: object, config: Mapping[str, Any] | None, prefer_async: bool) -> list[Any]:
+    """A pool's agents as a list, every one checked before any is spawned (a system's ``pool``)."""
+    if isinstance(agents, (str, bytes)) or not isinstance(agents, Iterable):
+        raise ArgumentTypeError(f"agents must be an iterable of agents, not {type(agents).__name__}: {shown(agents)}")
+    members = list(agents)
+    if config is not None and "name" in config:
+        raise ValueError("pool members get generated names; drop 'name' from the config")
+    for agent in members:
+        resolve_agent(agent, prefer_async=prefer_async)
+    return members
+
+
+def claim_name(taken: Container[str], name: str | None, label: str, counter: Iterator[int]) -> str:
+    """``name`` checked and not in ``taken``, or for None a new ``<label>-<n>`` (a system's spawn)."""
+    if name is None:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "", label.split(".")[0]) or "agent"
+        while True:
+            name = f"{base}-{next(counter)}"
+            if name not in taken:
+                return name
+    check_name("agent name", name)
+    if name in taken:
+        raise ValueError(f"an agent named {name!r} already exists in this system")
+    return name

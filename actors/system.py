@@ -14,14 +14,13 @@ import dataclasses
 import itertools
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from actors._clock import REAL_CLOCK, Clock, check_clock
-from actors._validate import check_int, check_mapping, check_name, check_seconds, shown
-from actors.agent import AgentCall, check_callbacks, resolve_agent
+from actors._validate import check_int, check_mapping, check_seconds, shown
+from actors.agent import check_callbacks, claim_name, pool_members, resolve_agent
 from actors.agent_actor import AgentActor
 from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
@@ -138,7 +137,7 @@ class ActorSystem:
         with self._lock:
             if self._closing:
                 raise RuntimeError("the system is shutting down: spawn again once shutdown() has returned")
-            name = self._claim_name(name if name is not None else cfg.name, call)
+            name = claim_name(self._refs, name if name is not None else cfg.name, call.label, self._seq)
             driver = self._runtime()
             loop_thread = self._loop_thread
             if loop_thread is not None:
@@ -161,26 +160,8 @@ class ActorSystem:
         on_failure: Callable[..., Any] | None = None,
     ) -> AgentPool[AgentRef]:
         """Spawn every agent (sync and async may mix) with generated names; return the pool."""
-        if isinstance(agents, (str, bytes)) or not isinstance(agents, Iterable):
-            raise ArgumentTypeError(f"agents must be an iterable of agents, not {type(agents).__name__}: {shown(agents)}")
-        agents = list(agents)
-        if config is not None and "name" in config:
-            raise ValueError("pool members get generated names; drop 'name' from the config")
-        for agent in agents:  # validate them all before spawning any
-            resolve_agent(agent, prefer_async=self._async_loop is not None)
-        return AgentPool([self.spawn(a, task, None, config, on_success, on_failure) for a in agents])
-
-    def _claim_name(self, name: str | None, call: AgentCall) -> str:
-        if name is None:
-            base = re.sub(r"[^A-Za-z0-9_.-]+", "", call.label.split(".")[0]) or "agent"
-            while True:
-                name = f"{base}-{next(self._seq)}"
-                if name not in self._refs:
-                    return name
-        check_name("agent name", name)
-        if name in self._refs:
-            raise ValueError(f"an agent named {name!r} already exists in this system")
-        return name
+        members = pool_members(agents, config, prefer_async=self._async_loop is not None)
+        return AgentPool([self.spawn(a, task, None, config, on_success, on_failure) for a in members])
 
     def _runtime(self) -> LoopDriver:
         """The loop driver the agents bind to, created at the first spawn."""

@@ -181,7 +181,12 @@ def test_a_host_killed_with_sigkill_comes_back_with_its_agents(ray_system: Any, 
     slow.tell(Start("0.2s"))
     wait_until(lambda: steady.ask(GetStats(), timeout=30)["successful_executions"] >= 3, timeout=30)
     wait_until(notes.exists, timeout=30)
-    time.sleep(0.3)  # the journal writes every 100 ms: let it note the run in flight
+    # The host's journal notes the run in flight in the registry's store (every 100 ms).
+    def noted() -> bool:
+        record = ray.get(ray_system._registry.load.remote("slow"))
+        return record is not None and record.counters.get("running") is not None
+
+    wait_until(noted, timeout=30)
     host = ray_system._hosts[index]
     life, pid = ray.get(host.ping.remote())
     before = steady.ask(GetStats(), timeout=30)["successful_executions"]
@@ -235,3 +240,24 @@ def test_ask_all_answers_for_every_agent_with_one_call_per_host(ray_system: Any)
     assert all(h["rss_mb"] > 0 for h in hosts)
     ray_system.shutdown()
     assert all(isinstance(a, AgentDeadError) for a in ray_system.ask_all(GetStats()).values())
+
+
+def test_with_a_store_the_next_ray_system_takes_the_schedules_up(tmp_path: pathlib.Path) -> None:
+    from actors.ray import RaySystem
+
+    path = str(tmp_path / "state.db")  # a SQLite file every host on this machine opens
+    first = RaySystem(hosts=2, store=path)
+    try:
+        ref = first.spawn(count_sync, task="t", name="kept")
+        ref.tell(Start("0.2s"))
+        wait_until(lambda: ref.ask(GetStats(), timeout=30)["successful_executions"] >= 2, timeout=30)
+    finally:
+        ran = first.shutdown()["kept"]["successful_executions"]
+    second = RaySystem(hosts=2, store=path)
+    try:
+        again = second.spawn(count_sync, task="t", name="kept")  # a shutdown keeps it started
+        wait_until(lambda: again.ask(GetStats(), timeout=30)["successful_executions"] > ran, timeout=30)
+        assert again.ask(GetStats(), timeout=30)["is_running"]
+        assert len(again.history(100)) > ran  # the first system's runs, from the store
+    finally:
+        second.shutdown()

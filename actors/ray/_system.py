@@ -13,8 +13,8 @@ is one call whose answer ``ray.get`` (or, on a loop, the awaited object ref) ret
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -24,8 +24,8 @@ import ray
 from ray import cloudpickle  # Ray's own: what its workers unpickle with
 
 from actors._translate import Message, check_message
-from actors._validate import check_int, check_name, check_optional_seconds, check_seconds, shown
-from actors.agent import check_callbacks, resolve_agent
+from actors._validate import check_int, check_optional_seconds, check_seconds, shown
+from actors.agent import check_callbacks, claim_name, pool_members, resolve_agent
 from actors.config import SchedulerConfig
 from actors.errors import AgentDeadError, ArgumentTypeError
 from actors.store import HISTORY_IN_STORE
@@ -80,7 +80,7 @@ class RaySystem:
         count = hosts if hosts is not None else max(1, int(resources.get("CPU", 1)))
         self._lock = threading.Lock()
         self._refs: dict[str, RayAgentRef] = {}
-        self._seq = 0
+        self._seq = itertools.count(1)
         self._dead_letters = 0
         self.closed = False
         # No CPUs reserved: a host's load is its agents', not a Ray task's; SPREAD puts the
@@ -145,13 +145,7 @@ class RaySystem:
         """Spawn every agent with generated names; return the pool (as `ActorSystem.pool`).
         The members are placed with one call per host, not one per agent (a Ray round trip
         is ~1 ms: 10,000 spawns one by one took over 20 s)."""
-        if isinstance(agents, (str, bytes)) or not isinstance(agents, Iterable):
-            raise ArgumentTypeError(f"agents must be an iterable of agents, not {type(agents).__name__}: {shown(agents)}")
-        agents = list(agents)
-        if config is not None and "name" in config:
-            raise ValueError("pool members get generated names; drop 'name' from the config")
-        for agent in agents:  # validate them all before spawning any
-            resolve_agent(agent, prefer_async=False)
+        agents = pool_members(agents, config, prefer_async=False)
         specs: dict[int, bytes] = {}  # one pickle per distinct agent (~1 ms each for a function by value)
         return RayAgentPool(self._place([self._prepare(a, task, None, config, on_success, on_failure, specs)
                                       for a in agents]))
@@ -178,7 +172,7 @@ class RaySystem:
         with self._lock:
             if self.closed:
                 raise RuntimeError("the system is shut down")
-            name = self._claim_name(name if name is not None else cfg.name, call.label)
+            name = claim_name(self._refs, name if name is not None else cfg.name, call.label, self._seq)
             self._refs[name] = RayAgentRef(name, self, self._hosts[self.host_of(name)])
         return name, spec
 
@@ -223,19 +217,6 @@ class RaySystem:
         parts = ray.get([h.resources.remote() for h in self._hosts])
         lives = ray.get([h.ping.remote() for h in self._hosts])
         return [{**part, "incarnation": life} for part, (life, _) in zip(parts, lives)]
-
-    def _claim_name(self, name: str | None, label: str) -> str:
-        if name is None:
-            base = re.sub(r"[^A-Za-z0-9_.-]+", "", label.split(".")[0]) or "agent"
-            while True:
-                self._seq += 1
-                name = f"{base}-{self._seq}"
-                if name not in self._refs:
-                    return name
-        check_name("agent name", name)
-        if name in self._refs:
-            raise ValueError(f"an agent named {name!r} already exists in this system")
-        return name
 
     def shutdown(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
         """Stop every agent on every host, end the hosts (and a cluster this system started):
