@@ -145,7 +145,10 @@ def test_an_unpicklable_agent_is_a_type_error_at_spawn_naming_it(ray_system: Any
 
     with pytest.raises(TypeError, match="holds_a_lock.*cannot be shipped"):
         ray_system.spawn(holds_a_lock, task="t", name="locked")
+    with pytest.raises(TypeError, match="holds_a_lock.*cannot be shipped"):
+        ray_system.pool([count_sync, holds_a_lock], task="t")  # none of the pool is spawned
     assert ray_system.agents() == []
+    ray_system.spawn(count_sync, task="t", name="locked")  # the name is free again
 
 
 def test_agents_are_placed_by_name_over_the_hosts(ray_system: Any) -> None:

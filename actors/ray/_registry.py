@@ -45,6 +45,12 @@ class Registry:
         """`add` for each ``(name, spec)``."""
         self._specs.setdefault(index, {}).update(specs)
 
+    def remove_many(self, names: list[str]) -> None:
+        """Forget the specs of ``names`` (their spawn failed)."""
+        for specs in self._specs.values():
+            for name in names:
+                specs.pop(name, None)
+
     def specs(self, index: int) -> list[tuple[str, bytes]]:
         """The specs of host ``index``'s agents, in spawn order."""
         return list(self._specs.get(index, {}).items())

@@ -147,8 +147,14 @@ class RaySystem:
         is ~1 ms: 10,000 spawns one by one took over 20 s)."""
         agents = pool_members(agents, config, prefer_async=False)
         specs: dict[int, bytes] = {}  # one pickle per distinct agent (~1 ms each for a function by value)
-        return RayAgentPool(self._place([self._prepare(a, task, None, config, on_success, on_failure, specs)
-                                      for a in agents]))
+        prepared: list[tuple[str, bytes]] = []
+        try:
+            for agent in agents:
+                prepared.append(self._prepare(agent, task, None, config, on_success, on_failure, specs))
+        except BaseException:  # one cannot be shipped: none of them is spawned
+            self._forget([name for name, _ in prepared])
+            raise
+        return RayAgentPool(self._place(prepared))
 
     def _prepare(self, agent: Any, task: Any, name: str | None, config: Mapping[str, Any] | None,
                  on_success: Callable[..., Any] | None, on_failure: Callable[..., Any] | None,
@@ -187,17 +193,26 @@ class RaySystem:
             ray.get([self._registry.add_many.remote(i, specs) for i, specs in by_host.items()])
             answers = ray.get([self._hosts[i].spawn_many.remote(specs) for i, specs in by_host.items()])
         except BaseException:
-            for name, _ in prepared:
-                self._refs.pop(name, None)
+            self._forget([name for name, _ in prepared])
             raise
+        failed = []
         for specs, results in zip(by_host.values(), answers):
             for (name, _), (ok, failure) in zip(specs, results):
                 if not ok:
-                    self._refs.pop(name, None)
+                    failed.append(name)
                     error = error or failure
         if error is not None:
+            self._forget(failed)
             raise error
         return [self._refs[name] for name, _ in prepared]
+
+    def _forget(self, names: list[str]) -> None:
+        """Agents that were never spawned: free their names, and no restart brings them back."""
+        with self._lock:
+            for name in names:
+                self._refs.pop(name, None)
+        if names:
+            ray.get(self._registry.remove_many.remote(names))
 
     def ask_all(self, message: Message, timeout: float | None = 5.0) -> dict[str, Any]:
         """Ask every agent at once, one call per host: ``{name: answer}``, an exception as the
