@@ -106,6 +106,8 @@ def test_a_duplicate_name_and_a_bad_message_are_refused_in_the_caller(system: An
         ref.tell("start")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         system.spawn(42, task="t")
+    with pytest.raises(ValueError, match="that time has passed"):
+        ref.tell(Start("at:2001-01-01T09:00"))  # in the caller, not lost on the way
 
 
 def test_a_pool_of_sync_and_async_agents_sums_their_stats(system: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -18,8 +19,9 @@ import ray
 from actors._translate import Message, check_message
 from actors._validate import check_optional_seconds
 from actors.errors import AgentDeadError
-from actors.messages import GetHistory, GetStats
+from actors.messages import GetHistory, GetStats, Start
 from actors.ref import AgentPool
+from actors.schedule import AtSchedule
 
 if TYPE_CHECKING:
     from actors.ray._system import RaySystem
@@ -37,11 +39,12 @@ class RayAgentRef:
     """A handle to one agent of a [`RaySystem`][actors.ray.RaySystem], like
     [`AgentRef`][actors.AgentRef]; safe from any thread or loop. Made by ``spawn``."""
 
-    __slots__ = ("_name", "_system", "_host", "_last")
+    __slots__ = ("_name", "_system", "_host", "_last", "_zone")
 
-    def __init__(self, name: str, system: RaySystem, host: Any) -> None:
+    def __init__(self, name: str, system: RaySystem, host: Any, zone: tzinfo | None = None) -> None:
         self._name, self._system, self._host = name, system, host
         self._last: dict[str, Any] | None = None  # the last stats this driver saw
+        self._zone = zone  # the agent's config timezone, for a Start at a time that has passed
 
     def __repr__(self) -> str:
         return f"<RayAgentRef {self._name!r}>"
@@ -64,8 +67,9 @@ class RayAgentRef:
             return False
 
     def tell(self, message: Message) -> None:
-        """Send ``message`` without waiting; to a dead agent it is a counted dead letter."""
-        check_message(message)
+        """Send ``message`` without waiting; to a dead agent it is a counted dead letter. A
+        ``Start`` of a time already past raises ``ValueError`` here, as `AgentRef.tell` does."""
+        self._check(message)
         if self._system.closed:
             self._system.dead_letter(self._name, message)
             return
@@ -150,8 +154,15 @@ class RayAgentRef:
                 pass
         return dict(self._last or {})
 
-    def _call(self, message: Message, timeout: float | None) -> Any:
+    def _check(self, message: Message) -> None:
+        """What `AgentRef` checks in the caller: the type, and that an ``at:`` time is ahead."""
         check_message(message)
+        if isinstance(message, Start) and isinstance(message.schedule, AtSchedule):
+            schedule = message.schedule if self._zone is None else message.schedule.with_timezone(self._zone)
+            schedule.check_future(time.time())
+
+    def _call(self, message: Message, timeout: float | None) -> Any:
+        self._check(message)
         if self._system.closed:
             raise AgentDeadError(f"agent {self._name!r} is dead")
         return self._host.ask.remote(self._name, message, timeout)
@@ -193,6 +204,8 @@ class RayAgentPool(AgentPool[RayAgentRef]):
     def tell(self, message: Message) -> None:
         """Tell every member: one call per host."""
         check_message(message)
+        for ref in self._refs[:1]:
+            ref._check(message)  # a Start's time: the members share one config, so one zone
         by_host: dict[int, tuple[Any, list[str]]] = {}
         for ref in self._refs:
             if ref._system.closed:

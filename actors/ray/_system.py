@@ -179,7 +179,7 @@ class RaySystem:
             if self.closed:
                 raise RuntimeError("the system is shut down")
             name = claim_name(self._refs, name if name is not None else cfg.name, call.label, self._seq)
-            self._refs[name] = RayAgentRef(name, self, self._hosts[self.host_of(name)])
+            self._refs[name] = RayAgentRef(name, self, self._hosts[self.host_of(name)], cfg.timezone)
         return name, spec
 
     def _place(self, prepared: list[tuple[str, bytes]]) -> list[RayAgentRef]:
