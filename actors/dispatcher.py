@@ -140,7 +140,8 @@ class _Worker(pykka.ThreadingActor):
         Per envelope pykka checks ``actor_stopped`` and tests the message against its four
         control types before ``on_receive``: three Python calls, ~1 µs of a ~10 µs tell with
         the worker just woken and its caches cold (``benchmarks/messages.py``). Anything else
-        (pykka's stop) takes pykka's own path, one envelope at a time.
+        (pykka's stop) takes pykka's own path, one envelope at a time. (The override is of
+        pykka's private loop, like the inbox hook; pykka is pinned below 5.)
         """
         queue, get = self.queue, self.actor_inbox.get
         while True:
@@ -157,6 +158,9 @@ class _Worker(pykka.ThreadingActor):
                     queue.serve_ready(flush_loop_calls)
                 except Exception:  # noqa: BLE001 - a bug here must not stop every sync agent
                     log.exception("dispatcher worker failed serving its mailboxes")
+                    queue.awake = False  # else no post would ever ring it again
+                    if queue.ready:
+                        queue.ring()
                 continue
             self._receive(envelope)
             if self.actor_stopped.is_set():

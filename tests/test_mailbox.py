@@ -7,6 +7,7 @@ import threading
 import pytest
 from conftest import wait_until
 
+from actors._mailbox import Mailbox, callbacks
 from actors.dispatcher import Dispatcher
 
 
@@ -88,6 +89,27 @@ def test_a_crashing_handler_is_reported_and_the_worker_survives() -> None:
     finally:
         dispatcher.release()
     assert handled == [0, 2] and crashes[0][0] == 1
+
+
+@pytest.mark.timeout(10)
+def test_a_bug_while_serving_is_logged_and_the_worker_serves_the_next_post(caplog: pytest.LogCaptureFixture) -> None:
+    dispatcher = Dispatcher(workers=1)
+    dispatcher.acquire()
+    handled: list[int] = []
+    try:
+        healthy = dispatcher.mailbox(handled.append)
+
+        class Broken(Mailbox):
+            def drain(self, limit: int) -> bool:
+                raise ZeroDivisionError("a bug in the runtime, not in a handler")
+
+        broken = Broken(callbacks(handled.append), healthy._worker)  # the same worker
+        broken.post(0)
+        wait_until(lambda: "failed serving its mailboxes" in caplog.text)
+        healthy.post(1)  # a bug outside any handler used to stop the pykka worker for good
+        wait_until(lambda: handled == [1])
+    finally:
+        dispatcher.release()
 
 
 @pytest.mark.timeout(10)
