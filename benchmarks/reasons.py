@@ -57,7 +57,13 @@ def dispatch_reason(key: str, condition: str, by_key: Result, beaten_by: Result)
                    f"{floor_stolen:.1f} % during its floor's: part of the gap is the host's, not ours")
     if s.get("skipped"):
         interval = s.get("interval_ms")
-        line = f"{s['skipped']} tick(s) skipped: a run was still in flight, or its report not yet handled, when the next tick came"
+        missed = s.get("missed") or 0
+        line = (f"{s['skipped']} tick(s) did not run: {s['skipped'] - missed} skipped (a run was still in flight, or its "
+                f"report not yet handled, when the next tick came) and {missed} missed (the tick came over an interval "
+                "late and catch_up='skip' drops it rather than run it late)")
+        if missed and floor.get("max_ms") and interval and floor["max_ms"] >= interval:
+            line += (f"; the floor's own worst tick in this run was {ms(floor['max_ms'])} late, over the "
+                     f"{ms(interval)} interval: the process stalled for both")
         if interval and floor.get("p99_ms") and floor["p99_ms"] >= interval:
             line += (f"; the floor's own p99 ({ms(floor['p99_ms'])}) is over the {ms(interval)} interval, so some calls "
                      "of any scheduler here start more than an interval late, and one that never stacks runs skips "

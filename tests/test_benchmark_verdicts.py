@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repo root, not 
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import goals, report, run  # noqa: E402
-from benchmarks.dispatch import grid_pairs, lateness_result  # noqa: E402
+from benchmarks.dispatch import _ours_result, grid_pairs, lateness_result  # noqa: E402
 from benchmarks.verdict import Goal  # noqa: E402
 
 Result = dict[str, Any]
@@ -420,6 +420,20 @@ def test_a_call_more_than_an_interval_late_is_not_taken_for_the_reported_skip() 
     pairs = grid_pairs(starts, 0.0, INTERVAL, skipped=1)
     assert [k for k, _ in pairs] == due
     assert min(lateness for _, lateness in pairs) == pytest.approx(0.002)
+
+
+def test_missed_ticks_unfold_the_grid_and_fail_the_no_skip_goal() -> None:
+    # A 57 ms stall: ticks 198 and 199 were over an interval late and dropped (missed); the
+    # calls after it are 5 ms late again, not 45 ms (the reading when only skips unfolded it).
+    due = [k for k in range(1, 301) if k not in (198, 199)]
+    starts = [k * INTERVAL + 0.005 for k in due]
+    ours = _ours_result(starts, 0.0, INTERVAL, 300, {"skipped_ticks": 0, "missed_ticks": 2})
+    assert ours["skipped"] == 2 and ours["missed"] == 2
+    assert ours["p99_ms"] == pytest.approx(5.0) and abs(ours["trend_ms"]) < 0.01
+    results = good()
+    results["dispatch"]["busy"]["ours_async"] = ours
+    goal = by_key(results)["dispatch.busy.ours_async"]
+    assert not goal.ok and "2 missed" in goal.why
 
 
 # -- the report --------------------------------------------------------------------------
