@@ -22,6 +22,7 @@ from actors._protocol import HistoryMsg, PauseMsg, Reply, ResumeMsg, RunNowMsg, 
 from actors.agent import AgentCall
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
+from actors.events import RunFinished, TickMissed, TickSkipped
 from actors.history import RunOutcome, newest, node_name, record, record_entry, shown_result
 from actors.messages import Start
 from actors.options import DEFAULT_OPTIONS, StartOptions
@@ -31,6 +32,7 @@ from actors.supervision import RestartLimiter
 from bridge import CancelToken
 
 if TYPE_CHECKING:
+    from actors._event_bus import EventBus
     from actors._journal import Journal
     from actors.agent_actor import AgentActor
 
@@ -85,7 +87,7 @@ class ActorState:
     # per agent and ~1.2 KB of it (100,000 agents: RSS 585 -> 463 MB in benchmarks/large.py);
     # the mixins add no fields of their own.
     __slots__ = (
-        "call", "clock", "config", "dead", "journal", "name", "node", "on_dead", "on_failure", "on_success",
+        "call", "clock", "config", "dead", "events", "journal", "name", "node", "on_dead", "on_failure", "on_success",
         "paused_reason", "policy", "standby", "stats", "store_hold", "task",
         "_anchor", "_backlog", "_callback_units", "_ended_seq", "_epoch", "_execution", "_exhausted", "_fail_base",
         "_final", "_finished", "_history", "_limiter", "_limits", "_max_retries", "_next_tick_at", "_options",
@@ -144,6 +146,8 @@ class ActorState:
         self._ports: Ports = DETACHED  # the runtime serving the actor (see bind())
         #: The system's journal to its store, or None (no store: nothing of `_durable` runs).
         self.journal: Journal | None = None
+        #: The system's event bus, or None (a scheduler's agent: nobody can subscribe).
+        self.events: EventBus | None = None
         #: With a store: another node holds this agent's lease, so this one runs none of its
         #: ticks (set by the system before any message, cleared by the resume it posts).
         self.standby = False
@@ -270,10 +274,29 @@ class ActorState:
         if ex is not None:
             self._ended_seq = ex.run_id
             due = ex.started_at if ex.lateness_ms is None else ex.started_at - ex.lateness_ms / 1000.0
-            self._history = record(self._history, ex.run_id, due, ex.started_at, self.clock.now(), outcome,
+            now = self.clock.now()
+            self._history = record(self._history, ex.run_id, due, ex.started_at, now, outcome,
                                    ex.attempt, error, result, ex.lateness_ms, self.node)
             if self.journal is not None:
                 write(self, history=self._history[-1])
+            bus = self.events
+            if bus is not None and bus.active:
+                bus.emit(RunFinished(self.name, now, ex.run_id, outcome, ex.attempt, now - ex.started_at,
+                                     ex.lateness_ms, error, result))
+
+    def _skipped(self, n: int = 1) -> None:
+        """Count ``n`` ticks the overlap policy dropped (and tell the subscribers)."""
+        self.stats.skipped(n)
+        bus = self.events
+        if n and bus is not None and bus.active:
+            bus.emit(TickSkipped(self.name, self.clock.now(), n))
+
+    def _missed(self, n: int = 1) -> None:
+        """Count ``n`` ticks nobody could run (and tell the subscribers)."""
+        self.stats.missed(n)
+        bus = self.events
+        if n and bus is not None and bus.active:
+            bus.emit(TickMissed(self.name, self.clock.now(), n))
 
     def _end_cancelled(self) -> None:
         self._end_execution(RunOutcome.CANCELLED)

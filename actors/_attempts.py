@@ -19,6 +19,7 @@ from actors._actor_state import CANCEL_GRACE_S, ActorState, Callback, Execution,
 from actors._clock import RunContext, Unit, current_run
 from actors._timers import TimerKind
 from actors._protocol import CALLBACK_DONE, AttemptDone, AttemptTimeout, Outcome, Retry
+from actors.events import AttemptFailed, RunStarted
 from actors.agent import Interrupted, _is_async, aconsume, consume
 from actors.history import RunOutcome
 from actors.options import Overlap
@@ -43,6 +44,9 @@ class Attempts(ActorState):
         self._start_attempt(execution, lateness)
         if self.journal is not None:  # a process dying in this run leaves it "interrupted"
             self.journal.touched.append(self)
+        bus = self.events
+        if bus is not None and bus.active:
+            bus.emit(RunStarted(self.name, execution.started_at, execution.run_id, execution.lateness_ms))
 
     def _start_attempt(self, ex: Execution, lateness: float | None) -> None:
         ex.attempt += 1
@@ -157,6 +161,10 @@ class Attempts(ActorState):
             log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
         last = ex.attempt >= self._max_retries
         interrupted = self._stopping or self._paused  # by the stop rules
+        bus = self.events
+        if outcome is Outcome.ERROR and bus is not None and bus.active:  # before the RunFinished it may cause
+            bus.emit(AttemptFailed(self.name, self.clock.now(), ex.run_id, ex.attempt, ex.error or "",
+                                   not (last or interrupted or ex.superseded)))
         if outcome is Outcome.CANCELLED or ex.superseded or (interrupted and (ex.deadline_passed or cancelled_token)):
             self._end_cancelled()
         elif outcome is Outcome.OK:

@@ -7,7 +7,10 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from actors.events import DeadLetter
+
 if TYPE_CHECKING:
+    from actors._event_bus import EventBus
     from actors.agent_actor import AgentActor
 
 __all__ = ["DEATH_LOG", "DeadLetters"]
@@ -18,11 +21,13 @@ log = logging.getLogger("actors")
 class DeadLetters:
     """The dead-letter count of one system: messages told to agents that are dead."""
 
-    __slots__ = ("_lock", "_count")
+    __slots__ = ("_lock", "_count", "_events")
 
-    def __init__(self) -> None:
+    def __init__(self, events: EventBus | None = None) -> None:
+        """``events``: the system's bus, told of each dead letter."""
         self._lock = threading.Lock()
         self._count = 0
+        self._events = events
 
     @property
     def count(self) -> int:
@@ -34,6 +39,9 @@ class DeadLetters:
         with self._lock:
             self._count += 1
         log.warning("dead letter: %r to dead agent %r", message, name)
+        bus = self._events
+        if bus is not None and bus.active:
+            bus.emit(DeadLetter(name, bus.now(), repr(message)))
 
 
 class _DeathLog:

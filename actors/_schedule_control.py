@@ -17,6 +17,7 @@ from actors.store import DesiredState
 from actors._protocol import HistoryMsg, PauseMsg, ResumeMsg, RunDeadline, StopPhase
 from actors._stop_protocol import StopProtocol
 from actors._timers import Tick, TimerKind
+from actors.events import AgentPaused, AgentResumed
 from actors.options import CATCH_UP_LIMIT, CatchUp, Overlap, catch_up_plan
 from actors.schedule import OneShot, fires_after, fires_between
 from bridge import CancelToken
@@ -39,7 +40,7 @@ class ScheduleControl(StopProtocol):
             self._exhausted = True
         overdue = 1 + tick.missed
         if self._paused:  # fired just before the pause was handled: held back, never run
-            self.stats.missed(overdue)
+            self._missed(overdue)
             return
         if self._execution is not None:
             self._overlap(tick.due)
@@ -49,7 +50,7 @@ class ScheduleControl(StopProtocol):
             self._begin_execution(tick.due)
             return
         runs, missed = catch_up_plan(self._options.catch_up, overdue)
-        self.stats.missed(missed)
+        self._missed(missed)
         if runs == 0:
             self._after_execution()  # a one-shot that nobody could run ends here
             return
@@ -70,7 +71,7 @@ class ScheduleControl(StopProtocol):
     def _overlap(self, due: float) -> None:
         policy = self._options.overlap
         if policy is Overlap.SKIP or self._queued_due is not None:
-            self.stats.skipped()
+            self._skipped()
             return
         self._queued_due = due
         ex = self._execution
@@ -87,9 +88,9 @@ class ScheduleControl(StopProtocol):
             room = max(0, CATCH_UP_LIMIT - len(backlog))
             backlog.extend(self._grid_after(tick.due, min(room, tick.missed)))
             self._backlog = backlog
-            self.stats.missed(tick.missed - min(room, tick.missed))
+            self._missed(tick.missed - min(room, tick.missed))
         else:
-            self.stats.missed(tick.missed)
+            self._missed(tick.missed)
 
     # -- cutting a run short without a stop -----------------------------------------------
     def _wind_down(self) -> None:
@@ -156,11 +157,11 @@ class ScheduleControl(StopProtocol):
         if self._queued_due is not None:
             self._queued_due = None
             if paused:
-                self.stats.missed()
+                self._missed()
             else:
-                self.stats.skipped()
+                self._skipped()
         if self._backlog:
-            self.stats.missed(len(self._backlog))
+            self._missed(len(self._backlog))
         self._backlog = None
 
     # -- pause / resume / history ---------------------------------------------------------
@@ -187,6 +188,9 @@ class ScheduleControl(StopProtocol):
         self._wind_down()
         if self.journal is not None:
             write(self, state=DesiredState.PAUSED)
+        bus = self.events
+        if bus is not None and bus.active:
+            bus.emit(AgentPaused(self.name, self.clock.now(), reason))
 
     def _on_resume(self, msg: ResumeMsg) -> None:
         changed = (self._paused and self._running) or self._queued_pause is not None
@@ -204,7 +208,7 @@ class ScheduleControl(StopProtocol):
         self._fail_base = self.stats.consecutive_failures
         schedule = self._schedule
         self._resume_from = None
-        self.stats.missed(missed)
+        self._missed(missed)
         if missed and isinstance(schedule, OneShot):
             self._exhausted = True
         if not self._exhausted and schedule is not None:
@@ -213,6 +217,9 @@ class ScheduleControl(StopProtocol):
             self._exhausted = self._next_tick_at is None
         if self.journal is not None:
             write(self, state=DesiredState.STARTED)
+        bus = self.events
+        if bus is not None and bus.active:
+            bus.emit(AgentResumed(self.name, self.clock.now()))
         if self._execution is None:
             self._after_execution()
 

@@ -28,6 +28,7 @@ from actors._durable import write
 from actors._protocol import ResumePoint
 from actors._schedule_control import ScheduleControl
 from actors._timers import Tick, TimerKind
+from actors.events import AgentCrashed, AgentRestarted, RunFinished
 from actors.history import RunOutcome, record
 from actors.options import CATCH_UP_LIMIT, CatchUp, catch_up_plan
 from actors.schedule import fires_after, fires_between
@@ -106,7 +107,7 @@ class AgentActor(Attempts, ScheduleControl):
             self._drop_waiting_runs()
             if self._paused:
                 still_paused = self.paused_reason or ""
-                self.stats.missed(self.held_back())  # the old schedule's ticks the pause held back
+                self._missed(self.held_back())  # the old schedule's ticks the pause held back
         self._running = True
         self._epoch += 1
         self._schedule, self._max_retries, self._options = msg.schedule, msg.max_retries, msg.options
@@ -159,6 +160,10 @@ class AgentActor(Attempts, ScheduleControl):
                                    "its process died during the run", None, (started - due) * 1000.0, self.node)
             if self.journal is not None:
                 write(self, history=self._history[-1])
+            bus = self.events
+            if bus is not None and bus.active:
+                bus.emit(RunFinished(self.name, now_wall, run_id, RunOutcome.INTERRUPTED, 1, now_wall - started,
+                                     (started - due) * 1000.0, "its process died during the run", None))
             overdue.append(due - offset)
             count += 1
         mono = schedule.clock == "monotonic"  # an interval's grid; cron counts in wall time
@@ -177,7 +182,7 @@ class AgentActor(Attempts, ScheduleControl):
             self._epoch, schedule, anchor, msg.options.jitter)
         self._exhausted = self._next_tick_at is None
         runs, missed = (0, count) if point.paused is not None else catch_up_plan(catch_up, count, downtime=True)
-        self.stats.missed(missed)
+        self._missed(missed)
         if point.paused is not None:
             self._pause(point.paused)
         elif runs:  # "once": one run, standing for the oldest of them
@@ -205,7 +210,7 @@ class AgentActor(Attempts, ScheduleControl):
         if not self._running:
             log.debug("agent %s: RunNow ignored, the schedule is not running", self.name)
         elif self._execution is not None:
-            self.stats.skipped()  # a manual run never queues or cancels: the overlap policy is for ticks
+            self._skipped()  # a manual run never queues or cancels: the overlap policy is for ticks
         else:
             self._begin_execution(None)
             started = True
@@ -227,6 +232,9 @@ class AgentActor(Attempts, ScheduleControl):
         schedule, max_retries, was_running = self._schedule, self._max_retries, self._running
         options, runs_done, paused, reason = self._options, self._runs_done, self._paused, self.paused_reason
         self._reset_transient()
+        bus = self.events
+        if bus is not None and bus.active:
+            bus.emit(AgentCrashed(self.name, self.clock.now(), repr(error), not allowed))
         if not allowed:
             log.error("agent %s: %d crashes within %.0fs, giving up: the agent is stopped and dead",
                       self.name, self.limiter.max_restarts + 1, self.limiter.window)
@@ -239,6 +247,8 @@ class AgentActor(Attempts, ScheduleControl):
                 self.on_dead.agent_died(self)
             return
         self.stats.restarts += 1
+        if bus is not None and bus.active:
+            bus.emit(AgentRestarted(self.name, self.clock.now(), self.stats.restarts))
         try:
             if self._stopping:
                 self._maybe_finish_stop()

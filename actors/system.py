@@ -26,6 +26,8 @@ from actors.config import SchedulerConfig
 from actors.errors import ArgumentTypeError
 from actors._loop_driver import LoopDriver, running_loop
 from actors._dead_letters import DEATH_LOG, DeadLetters
+from actors._event_bus import EventBus
+from actors.events import Event
 from actors.ref import AgentPool, AgentRef
 from actors._shutdown import StopLatch, final_stats, release_many, stop_all
 from actors._system_store import StoreHolder
@@ -77,7 +79,8 @@ class ActorSystem:
         self._store = None if store is None else StoreHolder(store, lease_seconds, node)
         self._lock = threading.RLock()
         self._refs: dict[str, AgentRef] = {}
-        self._dead_letters = DeadLetters()
+        self._events = EventBus(self._clock)
+        self._dead_letters = DeadLetters(self._events)
         self._driver: LoopDriver | None = None
         self._loop_thread: LoopThread | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
@@ -93,6 +96,17 @@ class ActorSystem:
     def dead_letters(self) -> int:
         """Messages told to dead agents (each is also logged at WARNING)."""
         return self._dead_letters.count
+
+    def subscribe(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
+        """Call ``fn(event)`` for every later [event][actors.events] of the system's agents;
+        returns a function that unsubscribes it.
+
+        ``fn`` may be sync (called on the system's delivery thread) or async (run on the loop
+        that is running where ``subscribe`` is called, else to completion on that thread); it
+        never holds an agent, and what it raises is logged, never fatal. ``shutdown()``
+        delivers what is queued before it returns.
+        """
+        return self._events.subscribe(fn)
 
     def get(self, name: str) -> AgentRef | None:
         """The agent named ``name``, or None."""
@@ -145,6 +159,7 @@ class ActorSystem:
             actor = AgentActor(call, task, cfg, name, on_success, on_failure, self._limits)
             binding = Binding(actor, driver.retain(), loop_thread)
             binding.dead_listener = DEATH_LOG
+            actor.events = self._events
             ref = self._refs[name] = AgentRef(name, binding, self._dead_letters)
         if self._store is not None:
             self._store.adopt(binding)  # resumes a stored schedule, or waits for another node's lease
@@ -214,6 +229,7 @@ class ActorSystem:
                 self._clock.run_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
             latch.wait(timeout + _SHUTDOWN_SLACK_S)
             final = final_stats(stopping, latch)
+            self._events.close()
             if self._store is not None:
                 self._store.close()
             self._release_bindings(stopping)
@@ -238,6 +254,8 @@ class ActorSystem:
                 await self._clock.arun_until(latch.done, timeout + _SHUTDOWN_SLACK_S)
             await latch.await_done(timeout + _SHUTDOWN_SLACK_S)
             final = final_stats(stopping, latch)
+            if self._events.delivering:
+                await asyncio.to_thread(self._events.close)  # a join: never on the loop
             if self._store is not None:
                 await asyncio.to_thread(self._store.close)  # a last write and a thread join
             self._release_bindings(stopping)
