@@ -220,6 +220,7 @@ class ActorState:
         stats["kind"] = self.call.kind
         stats["state"] = self._state()
         stats["paused_reason"] = self.paused_reason
+        stats["schedule"] = None if self._schedule is None else self._schedule.expr
         if self._paused:
             stats["missed_ticks"] += self.held_back()
         stats["node"] = self.node or node_name()

@@ -171,6 +171,8 @@ class AgentStats(BaseModel):
     """Failed executions in a row."""
     paused_reason: str | None
     """Why the agent is paused, or null."""
+    schedule: str | None = None
+    """The expression of the schedule last started ('every 10s'), or null if never started."""
     node: str
     """The process running the agent, 'hostname:pid'."""
     abandoned_runs: int

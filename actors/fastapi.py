@@ -35,10 +35,12 @@ from pydantic import BaseModel
 from actors._fastapi_models import (
     AgentStats, ErrorBody, HistoryEntry, NoBody, PauseBody, Started, StartBody, ValidationErrorBody, parse_body,
 )
+from actors._health import DEFAULT_STALL_AFTER_S
+from actors._ops_routes import EventStreams, agent_stats, ops_routes
 from actors._validate import check_seconds, shown
 from actors.agent import check_binds
 from actors.errors import AgentDeadError, ArgumentTypeError
-from actors.messages import GetHistory, GetStats, Pause, Resume, RunNow, Stop
+from actors.messages import GetHistory, Pause, Resume, RunNow, Stop
 from actors.handles import AgentHandle, SystemHandle
 from actors.ref import Message
 
@@ -104,6 +106,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 _CONTROL: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token; nothing changed"},
+    403: {"model": ErrorBody, "description": "A read-only server: nothing changed"},
     **_NOT_FOUND,
     409: {"model": ErrorBody, "description": "The agent is dead: supervision gave up on it"},
     422: {"model": ValidationErrorBody, "description": "A bad body (malformed JSON, a wrong key, type or value)"},
@@ -114,8 +117,9 @@ _START_BODY_DOC = {"requestBody": {"required": True, "content": {"application/js
     "schema": StartBody.model_json_schema()}}}}
 
 
-def router(system: SystemHandle, token: str | None = None) -> APIRouter:
-    """An ``APIRouter`` (prefix ``/agents``) to watch and control the agents of ``system``.
+def router(system: SystemHandle, token: str | None = None, *, read_only: bool = False,
+           stall_after: float = DEFAULT_STALL_AFTER_S) -> APIRouter:
+    """An ``APIRouter`` to watch and control the agents of ``system``, with its dashboard.
 
     | Route | Body | Answer |
     |---|---|---|
@@ -127,6 +131,10 @@ def router(system: SystemHandle, token: str | None = None) -> APIRouter:
     | `POST /agents/{name}/resume` | none or `{}` | `{"changed": bool}`, false when not paused |
     | `POST /agents/{name}/run` | none or `{}` | `{"started": bool}`, false when the schedule is not running or a run is in flight |
     | `POST /agents/{name}/stop` | none or `{}` | the final stats, once stopped |
+    | `GET /` | | the dashboard (an HTML page shipped in the package) |
+    | `GET /healthz` | | 200 `{"status": "ok"}`, or 503 listing the stalled agents |
+    | `GET /metrics` | | Prometheus metrics (extra `actorsched[metrics]`; 501 without it) |
+    | `GET /events` | | the agents' events as server-sent events, live |
 
     POST routes require ``Authorization: Bearer <token>`` (OpenAPI security scheme
     ``actorschedBearer``, so the Authorize button of ``/docs`` works), compared in constant
@@ -135,26 +143,40 @@ def router(system: SystemHandle, token: str | None = None) -> APIRouter:
     JSON, not a JSON object, not ``Content-Type: application/json``, a wrong key, type or
     value, each named), 409 (the agent is dead: supervision gave up on it). GET routes need
     no token; to protect them too, include the router with ``dependencies=[...]`` of your own.
+    ``/events`` streams end after 30 s (the dashboard reconnects), so a server shutting down
+    waits at most that long for an open dashboard.
 
     Args:
         system: the system whose agents the routes serve (looked up by name per request).
         token: the bearer token POST routes require. None: read ``ACTORSCHED_TOKEN`` now.
+        read_only: no token needed, and every POST route answers 403: a server to watch only.
+        stall_after: seconds an idle agent's next run may be overdue before ``/healthz``
+            reports it stalled.
 
     Returns:
         The router, for ``app.include_router(...)``.
 
     Raises:
-        ValueError: no token given and none (or a blank one) in ``ACTORSCHED_TOKEN``: the
-            control API is never open by default.
+        ValueError: no token given and none (or a blank one) in ``ACTORSCHED_TOKEN`` (unless
+            ``read_only``): the control API is never open by default; or a bad ``stall_after``.
         TypeError: ``token`` is not a str.
     """
+    return _build_router(system, token, read_only=read_only, stall_after=stall_after)[0]
+
+
+def _build_router(system: SystemHandle, token: str | None = None, *, read_only: bool = False,
+                 stall_after: float = DEFAULT_STALL_AFTER_S) -> tuple[APIRouter, EventStreams]:
+    """`router`, and its event streams (``actorsched serve`` ends them when it stops)."""
     _check_system(system)
+    if not isinstance(read_only, bool):
+        raise ArgumentTypeError(f"read_only must be a bool, not {type(read_only).__name__}: {shown(read_only)}")
+    stall_after = check_seconds("stall_after", stall_after)
     if token is None:
         token = os.environ.get(TOKEN_ENV)
     if token is not None and not isinstance(token, str):
         raise TypeError(f"token must be a str or None, not {type(token).__name__}")
     token = (token or "").strip()  # HTTP trims header values: surrounding spaces could never match
-    if not token:
+    if not token and not read_only:
         raise ValueError(
             f"no API token: pass router(system, token=...) or set the {TOKEN_ENV} environment "
             "variable (the control API is never open without one)"
@@ -168,6 +190,8 @@ def router(system: SystemHandle, token: str | None = None) -> APIRouter:
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> None:
+        if read_only:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this server is read-only")
         # Starlette decodes header bytes as latin-1; encoding back recovers what was sent.
         given = credentials.credentials.encode("latin-1", errors="replace") if credentials else b""
         if credentials is None or not hmac.compare_digest(given, expected):
@@ -192,25 +216,25 @@ def router(system: SystemHandle, token: str | None = None) -> APIRouter:
     async def no_body(request: Request) -> None:
         await parse_body(request, NoBody, if_empty=NoBody())
 
-    api = APIRouter(prefix="/agents", tags=["agents"])
+    api = APIRouter()
     # Dependencies run in the order listed, each stopping the request with its own status:
     # the token (401), then the agent (404), then the body (422); the agent answers 409 last.
     # FastAPI would parse a declared body before any dependency, so bodies are dependencies.
     control = [Depends(require_token)]
     Agent = Annotated[AgentHandle, Depends(agent_ref)]
 
-    @api.get("", summary="Stats of every agent", response_model=list[AgentStats])
+    @api.get("/agents", tags=["agents"], summary="Stats of every agent", response_model=list[AgentStats])
     async def list_agents() -> list[dict[str, Any]]:
         """The stats of every agent, in spawn order (a dead agent's: its last stats)."""
         refs = [ref for ref in (system.get(name) for name in system.agents()) if ref is not None]
-        return list(await asyncio.gather(*(_stats(ref) for ref in refs)))
+        return list(await asyncio.gather(*(agent_stats(ref) for ref in refs)))
 
-    @api.get("/{name}", summary="Stats of one agent", response_model=AgentStats, responses=_NOT_FOUND)
+    @api.get("/agents/{name}", tags=["agents"], summary="Stats of one agent", response_model=AgentStats, responses=_NOT_FOUND)
     async def get_agent(ref: Agent) -> dict[str, Any]:
         """The agent's stats (a dead agent's: its last stats)."""
-        return await _stats(ref)
+        return await agent_stats(ref)
 
-    @api.post("/{name}/start", summary="Start the agent's schedule", dependencies=control,
+    @api.post("/agents/{name}/start", tags=["agents"], summary="Start the agent's schedule", dependencies=control,
               response_model=Started, responses=_CONTROL, openapi_extra=_START_BODY_DOC)
     async def start_agent(ref: Agent, body: Annotated[StartBody, Depends(start_body)]) -> dict[str, bool]:
         """Start the schedule; `{"started": false}` when it already runs."""
@@ -220,7 +244,7 @@ def router(system: SystemHandle, token: str | None = None) -> APIRouter:
             raise RequestValidationError([{"type": "value_error", "loc": ("body", "schedule"), "msg": str(exc),
                                            "input": body.schedule}]) from None
 
-    @api.get("/{name}/history", summary="The agent's recent executions", response_model=list[HistoryEntry],
+    @api.get("/agents/{name}/history", tags=["agents"], summary="The agent's recent executions", response_model=list[HistoryEntry],
              responses=_NOT_FOUND)
     async def get_history(ref: Agent, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
         """The newest executions first (the last 100 are kept in memory)."""
@@ -229,31 +253,33 @@ def router(system: SystemHandle, token: str | None = None) -> APIRouter:
         except AgentDeadError:
             return ref.history(limit)  # a dead agent's last runs: answered at once
 
-    @api.post("/{name}/pause", summary="Pause the agent's schedule", dependencies=control,
+    @api.post("/agents/{name}/pause", tags=["agents"], summary="Pause the agent's schedule", dependencies=control,
               responses=_CONTROL)
     async def pause_agent(ref: Agent, body: Annotated[PauseBody, Depends(pause_body)]) -> dict[str, bool]:
         """Stop ticking but keep the schedule; `{"changed": false}` when not running or already paused."""
         return {"changed": bool(await _ask(ref, Pause(body.reason)))}
 
-    @api.post("/{name}/resume", summary="Resume the agent's schedule", dependencies=control,
+    @api.post("/agents/{name}/resume", tags=["agents"], summary="Resume the agent's schedule", dependencies=control,
               responses=_CONTROL)
     async def resume_agent(ref: Agent, _: Annotated[None, Depends(no_body)]) -> dict[str, bool]:
         """Continue from the next due tick; `{"changed": false}` when it was not paused."""
         return {"changed": bool(await _ask(ref, Resume()))}
 
-    @api.post("/{name}/run", summary="Run the agent once now", dependencies=control,
+    @api.post("/agents/{name}/run", tags=["agents"], summary="Run the agent once now", dependencies=control,
               response_model=Started, responses=_CONTROL)
     async def run_agent(ref: Agent, _: Annotated[None, Depends(no_body)]) -> dict[str, bool]:
         """Run once now; `{"started": false}` when the schedule is not running or a run is in flight."""
         return {"started": bool(await _ask(ref, RunNow()))}
 
-    @api.post("/{name}/stop", summary="Stop the agent's schedule", dependencies=control,
+    @api.post("/agents/{name}/stop", tags=["agents"], summary="Stop the agent's schedule", dependencies=control,
               response_model=AgentStats, responses=_CONTROL)
     async def stop_agent(ref: Agent, _: Annotated[None, Depends(no_body)]) -> dict[str, Any]:
         """Stop the schedule (a run in flight gets the agent's `stop_timeout`); the final stats."""
         return dict(await _ask(ref, Stop()))
 
-    return api
+    streams = EventStreams()
+    ops_routes(api, system, streams, stall_after)  # flat: FastAPI 0.165 includes routers lazily
+    return api, streams
 
 
 def _check_system(system: object) -> None:
@@ -268,9 +294,3 @@ async def _ask(ref: AgentHandle, message: Message) -> Any:
     except AgentDeadError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
 
-
-async def _stats(ref: AgentHandle) -> dict[str, Any]:
-    try:
-        return dict(await ref.ask_async(GetStats()))
-    except AgentDeadError:
-        return ref.stats()  # a dead agent's last stats: answered at once, never blocks

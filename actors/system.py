@@ -93,12 +93,17 @@ class ActorSystem:
 
     # -- registry -------------------------------------------------------------------------
     @property
+    def clock(self) -> Clock:
+        """The clock the agents' timers, stats and events run on."""
+        return self._clock
+
+    @property
     def dead_letters(self) -> int:
         """Messages told to dead agents (each is also logged at WARNING)."""
         return self._dead_letters.count
 
     def subscribe(self, fn: Callable[[Event], Any]) -> Callable[[], None]:
-        """Call ``fn(event)`` for every later [event][actors.events] of the system's agents;
+        """Call ``fn(event)`` for every later [event][actors.events.Event] of the system's agents;
         returns a function that unsubscribes it.
 
         ``fn`` may be sync (called on the system's delivery thread) or async (run on the loop

@@ -154,7 +154,8 @@ def test_agents_run_on_the_server_loop_and_http_controls_them(logs: pytest.LogCa
         assert [s["kind"] for s in listing.json()] == ["async", "sync"]
         assert client.get("/openapi.json").json()["paths"].keys() == {
             "/agents", "/agents/{name}", "/agents/{name}/start", "/agents/{name}/run", "/agents/{name}/stop",
-            "/agents/{name}/history", "/agents/{name}/pause", "/agents/{name}/resume"}
+            "/agents/{name}/history", "/agents/{name}/pause", "/agents/{name}/resume",
+            "/", "/healthz", "/metrics", "/events"}
 
         # The async agent, started at startup, is awaited on uvicorn's own loop.
         wait_until(lambda: app.news.calls >= 3)
@@ -634,7 +635,8 @@ def test_router_refuses_to_open_the_control_api_without_a_token(monkeypatch: pyt
     monkeypatch.setenv("ACTORSCHED_TOKEN", "from-env")
     paths = {getattr(route, "path", None) for route in router(system).routes}
     assert paths == {"/agents", "/agents/{name}", "/agents/{name}/start", "/agents/{name}/run",
-                     "/agents/{name}/stop", "/agents/{name}/history", "/agents/{name}/pause", "/agents/{name}/resume"}
+                     "/agents/{name}/stop", "/agents/{name}/history", "/agents/{name}/pause", "/agents/{name}/resume",
+                     "/", "/healthz", "/metrics", "/events"}
 
 
 @pytest.mark.timeout(10)
