@@ -1,6 +1,8 @@
 """Command line (``python -m actors``, also installed as ``actorsched``).
 
 - ``demo``: the README's main job.
+- ``serve FILE [--store S] [--host H] [--port P] [--token-file F] [--read-only]``: serve the
+  agents of a TOML schedules file (see [`actors._serve`][actors._serve]).
 - ``run MODULE:ATTR --every EXPR --task TEXT [--max-retries N] [--overlap ...] [--json]``: import an agent or
   callable and run it on that schedule until Ctrl-C or SIGTERM; a live status line on a
   terminal, plain log lines otherwise; on exit a graceful stop and the final stats.
@@ -23,6 +25,8 @@ import time
 from typing import Any, NoReturn
 
 from actors._cli_exit import ExitCode, Interrupts, exit_now, silence
+from actors._serve import ServeError, serve
+from actors._serve import add_parser as add_serve_parser
 from actors._cli_status import POLL_S, Screen, State, StatusBoard, clock, short_repr
 from actors.errors import AgentDeadError
 from actors.messages import GetStats, Start, Stop
@@ -76,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the final stats as JSON")
     run.add_argument("--no-run-immediately", dest="run_immediately", action="store_false",
                      help="wait for the first tick instead of running at once")
+    add_serve_parser(commands)
     return parser
 
 
@@ -258,11 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             if not 0 < args.seconds < 3600:
                 raise UsageError(f"--seconds must be between 0 and 3600, got {args.seconds}")
             return run_demo(args.seconds)
+        if args.command == "serve":
+            return serve(args, load_target)
         if args.max_retries < 1:
             raise UsageError(f"--max-retries must be >= 1, got {args.max_retries}")
         return _run(args)
-    except UsageError as exc:
-        print(f"actorsched: error: {exc}", file=sys.stderr)
+    except (UsageError, ServeError) as exc:
+        for line in str(exc).splitlines():
+            print(f"actorsched: error: {line}", file=sys.stderr)
         return ExitCode.USAGE
     except BrokenPipeError:  # stdout was a pipe whose reader left (`| head`): end quietly
         silence(sys.stdout)
