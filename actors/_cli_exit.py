@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     AGENT_DEAD = 1  # supervision gave up on the agent
+    REQUEST_FAILED = 1  # a remote command: the server answered an error, or none
     USAGE = 2  # a bad argument, an import that failed
     SIGINT = 128 + signal.SIGINT  # 130
     SIGPIPE = 128 + signal.SIGPIPE  # 141: stdout was a pipe that closed (``| head``)

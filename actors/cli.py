@@ -1,6 +1,8 @@
 """Command line (``python -m actors``, also installed as ``actorsched``).
 
 - ``demo``: the README's main job.
+- ``list | status NAME | history NAME | run NAME | start NAME --every EXPR | stop NAME | pause
+  NAME | resume NAME`` with ``--url URL``: drive a running server (see [`actors._remote`][actors._remote]).
 - ``serve FILE [--store S] [--host H] [--port P] [--token-file F] [--read-only]``: serve the
   agents of a TOML schedules file (see [`actors._serve`][actors._serve]).
 - ``run MODULE:ATTR --every EXPR --task TEXT [--max-retries N] [--overlap ...] [--json]``: import an agent or
@@ -25,6 +27,9 @@ import time
 from typing import Any, NoReturn
 
 from actors._cli_exit import ExitCode, Interrupts, exit_now, silence
+from actors._remote import COMMANDS as REMOTE_COMMANDS
+from actors._remote import RemoteError, remote
+from actors._remote import add_parsers as add_remote_parsers
 from actors._serve import ServeError, serve
 from actors._serve import add_parser as add_serve_parser
 from actors._cli_status import POLL_S, Screen, State, StatusBoard, clock, short_repr
@@ -40,6 +45,9 @@ log = logging.getLogger("actors.cli")
 _FINAL_KEYS = ("total_executions", "successful_executions", "failed_executions", "cancelled_executions",
                "total_attempts", "retries", "skipped_ticks", "abandoned_runs", "success_rate", "last_error",
                "runtime_seconds")
+
+
+_URL_HELP = "the server, e.g. http://127.0.0.1:8000 (the token for controls: $ACTORSCHED_TOKEN)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,9 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="a mixed pool of sync and async agents on short schedules")
     demo.add_argument("--seconds", type=float, default=4.0, help="how long to run before stopping (default 4)")
     run = commands.add_parser("run", help="run an agent or callable on a schedule until Ctrl-C or SIGTERM")
-    run.add_argument("target", metavar="MODULE:ATTR", help="import path of the agent, e.g. mypkg.agents:news")
-    run.add_argument("--every", required=True, metavar="EXPR", help="schedule, e.g. '*/30m' or 'cron:0 9 * * 1-5'")
-    run.add_argument("--task", required=True, metavar="TEXT", help="the task passed to the agent")
+    run.add_argument("target", metavar="MODULE:ATTR", help="import path of the agent, e.g. mypkg.agents:news "
+                     "(with --url: the NAME of an agent on that server, run once now)")
+    run.add_argument("--url", help=_URL_HELP)
+    run.add_argument("--every", metavar="EXPR", help="schedule, e.g. '*/30m' or 'cron:0 9 * * 1-5' (required)")
+    run.add_argument("--task", metavar="TEXT", help="the task passed to the agent (required)")
     run.add_argument("--max-retries", type=int, default=3, metavar="N", help="attempts per run (default 3)")
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per attempt")
     run.add_argument("--stop-timeout", type=float, default=None, metavar="S",
@@ -81,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-run-immediately", dest="run_immediately", action="store_false",
                      help="wait for the first tick instead of running at once")
     add_serve_parser(commands)
+    add_remote_parsers(commands, _URL_HELP)
     return parser
 
 
@@ -265,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.seconds)
         if args.command == "serve":
             return serve(args, load_target)
+        if args.command in REMOTE_COMMANDS and (args.command != "run" or args.url is not None):
+            if args.command == "run":
+                args.name = args.target
+            return remote(args)
+        missing = [flag for flag, value in (("--every", args.every), ("--task", args.task)) if value is None]
+        if missing:
+            raise UsageError(f"run MODULE:ATTR needs {' and '.join(missing)} (or --url URL to run NAME on a server)")
         if args.max_retries < 1:
             raise UsageError(f"--max-retries must be >= 1, got {args.max_retries}")
         return _run(args)
@@ -272,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"actorsched: error: {line}", file=sys.stderr)
         return ExitCode.USAGE
+    except RemoteError as exc:
+        print(f"actorsched: error: {exc}", file=sys.stderr)
+        return ExitCode.REQUEST_FAILED
     except BrokenPipeError:  # stdout was a pipe whose reader left (`| head`): end quietly
         silence(sys.stdout)
         return ExitCode.SIGPIPE
