@@ -23,6 +23,8 @@ from actors.agent import AgentCall
 from actors.backoff import RetryPolicy
 from actors.config import SchedulerConfig
 from actors.events import RunFinished, TickMissed, TickSkipped
+from actors._tracing import AttemptSpan
+from actors._tracing import record as record_spans
 from actors.history import RunOutcome, newest, node_name, record, record_entry, shown_result
 from actors.messages import Start
 from actors.options import DEFAULT_OPTIONS, StartOptions
@@ -65,6 +67,8 @@ class Execution:
     # a Lock per attempt was ~5 % of the tick path at 10,000 agents.
     token: CancelToken | None = None
     unit: Unit | None = None  # the attempt's busy unit on a virtual clock
+    attempt_at: float = 0.0  # wall time the current attempt started
+    spans: list[AttemptSpan] | None = None  # its attempts, kept only while a tracer provider is set
 
     def abandon(self) -> None:
         """The attempt is given up on (its late result will be discarded): no longer busy."""
@@ -284,6 +288,8 @@ class ActorState:
             if bus is not None and bus.active:
                 bus.emit(RunFinished(self.name, now, ex.run_id, outcome, ex.attempt, now - ex.started_at,
                                      ex.lateness_ms, error, result))
+            if ex.spans is not None:
+                record_spans(self.name, ex.run_id, outcome, ex.started_at, now, ex.lateness_ms, ex.spans)
 
     def _skipped(self, n: int = 1) -> None:
         """Count ``n`` ticks the overlap policy dropped (and tell the subscribers)."""

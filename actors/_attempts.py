@@ -18,6 +18,7 @@ from typing import Any
 from actors._actor_state import CANCEL_GRACE_S, ActorState, Callback, Execution, inside_agent
 from actors._clock import RunContext, Unit, current_run
 from actors._timers import TimerKind
+from actors._tracing import active as tracing_active
 from actors._protocol import CALLBACK_DONE, AttemptDone, AttemptTimeout, Outcome, Retry
 from actors.events import AttemptFailed, RunStarted
 from actors.agent import Interrupted, _is_async, aconsume, consume
@@ -41,6 +42,8 @@ class Attempts(ActorState):
         self._run_seq += 1
         lateness = None if due is None else self.clock.monotonic() - due
         execution = self._execution = Execution(self._run_seq, None if lateness is None else lateness * 1000.0)
+        if tracing_active():
+            execution.spans = []
         self._start_attempt(execution, lateness)
         if self.journal is not None:  # a process dying in this run leaves it "interrupted"
             self.journal.touched.append(self)
@@ -59,7 +62,7 @@ class Attempts(ActorState):
             ex.token = run_token = self._run_token.child()
             if call.takes_token:
                 kwargs = {"cancel_token": run_token}
-        now_wall = self.clock.now()
+        now_wall = ex.attempt_at = self.clock.now()
         if attempt == 1:
             ex.started_at = now_wall
         self.stats.attempt_started(attempt == 1, now_wall, lateness)
@@ -159,6 +162,10 @@ class Attempts(ActorState):
             self.stats.attempt_failed(value)
             ex.error = repr(value)
             log.warning("agent %s: attempt %d failed: %r", self.name, ex.attempt, value)
+        if ex.spans is not None:
+            ex.spans.append((ex.attempt_at, self.clock.now(),
+                             None if outcome is Outcome.OK else ex.error if outcome is Outcome.ERROR
+                             else "the attempt was cancelled"))
         last = ex.attempt >= self._max_retries
         interrupted = self._stopping or self._paused  # by the stop rules
         bus = self.events
