@@ -27,10 +27,10 @@ from actors._clock import REAL_CLOCK, Clock
 from actors._health import DEFAULT_STALL_AFTER_S, stalled
 from actors.errors import AgentDeadError
 from actors.events import Event
-from actors.handles import AgentHandle, SystemHandle
+from actors.handles import AgentHandle, SystemHandle, refs_of
 from actors.messages import GetStats
 
-__all__ = ["EventStreams", "agent_stats", "event_json", "ops_routes"]
+__all__ = ["EventStreams", "agent_stats", "all_stats", "event_json", "ops_routes"]
 
 # A quiet stream still sends a comment this often, so proxies and browsers keep it open.
 _KEEPALIVE_S = 10.0
@@ -133,11 +133,10 @@ def ops_routes(ops: APIRouter, system: SystemHandle, streams: EventStreams,
              responses={503: {"description": "Some agents stalled (listed with the reason)"}})
     async def healthz() -> JSONResponse:
         """200 when no started agent has stalled, else 503 with ``stalled``: ``[{"name", "reason"}]``."""
-        refs = [ref for ref in (system.get(name) for name in system.agents()) if ref is not None]
-        all_stats = await asyncio.gather(*(agent_stats(ref) for ref in refs))
-        found = stalled(all_stats, clock.now(), stall_after)
-        body = {"status": "stalled" if found else "ok", "agents": len(all_stats),
-                "running": sum(1 for stats in all_stats if stats.get("is_running")), "stalled": found}
+        every = await all_stats(system)
+        found = stalled(every, clock.now(), stall_after)
+        body = {"status": "stalled" if found else "ok", "agents": len(every),
+                "running": sum(1 for stats in every if stats.get("is_running")), "stalled": found}
         return JSONResponse(body, status.HTTP_503_SERVICE_UNAVAILABLE if found else status.HTTP_200_OK)
 
     @ops.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response,
@@ -166,6 +165,10 @@ def ops_routes(ops: APIRouter, system: SystemHandle, streams: EventStreams,
         return StreamingResponse(streams.stream(system), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+
+async def all_stats(system: SystemHandle) -> list[dict[str, Any]]:
+    """Every agent's stats, in spawn order, asked concurrently without blocking the loop."""
+    return list(await asyncio.gather(*(agent_stats(ref) for ref in refs_of(system))))
 
 
 async def agent_stats(ref: AgentHandle) -> dict[str, Any]:

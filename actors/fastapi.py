@@ -19,7 +19,6 @@ schemas. Every route talks to the agents with ``await ref.ask_async(...)``: the 
 ``import actors`` does not import this module; importing it needs ``fastapi``.
 """
 
-import asyncio
 import hmac
 import inspect
 import os
@@ -36,7 +35,7 @@ from actors._fastapi_models import (
     AgentStats, ErrorBody, HistoryEntry, NoBody, PauseBody, Started, StartBody, ValidationErrorBody, parse_body,
 )
 from actors._health import DEFAULT_STALL_AFTER_S
-from actors._ops_routes import EventStreams, agent_stats, ops_routes
+from actors._ops_routes import EventStreams, agent_stats, all_stats, ops_routes
 from actors._validate import check_seconds, shown
 from actors.agent import check_binds
 from actors.errors import AgentDeadError, ArgumentTypeError
@@ -226,8 +225,7 @@ def _build_router(system: SystemHandle, token: str | None = None, *, read_only: 
     @api.get("/agents", tags=["agents"], summary="Stats of every agent", response_model=list[AgentStats])
     async def list_agents() -> list[dict[str, Any]]:
         """The stats of every agent, in spawn order (a dead agent's: its last stats)."""
-        refs = [ref for ref in (system.get(name) for name in system.agents()) if ref is not None]
-        return list(await asyncio.gather(*(agent_stats(ref) for ref in refs)))
+        return await all_stats(system)
 
     @api.get("/agents/{name}", tags=["agents"], summary="Stats of one agent", response_model=AgentStats, responses=_NOT_FOUND)
     async def get_agent(ref: Agent) -> dict[str, Any]:

@@ -87,3 +87,8 @@ class SystemHandle(Protocol):
 
     async def __aexit__(self, *exc_info: object) -> None:
         """Leave ``async with``: shut down."""
+
+
+def refs_of(system: SystemHandle) -> list[AgentHandle]:
+    """The handles of ``system``'s agents, in spawn order (a name removed meanwhile is skipped)."""
+    return [ref for ref in (system.get(name) for name in system.agents()) if ref is not None]

@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ImportError("actors.metrics needs prometheus_client: pip install 'actorsched[metrics]'") from exc
 
 from actors.events import Event, RunFinished
-from actors.handles import SystemHandle
+from actors.handles import SystemHandle, refs_of
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -100,7 +100,7 @@ class _StatsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         system = self._system
-        all_stats = [ref.stats() for ref in (system.get(name) for name in system.agents()) if ref is not None]
+        all_stats = [ref.stats() for ref in refs_of(system)]
         executions = CounterMetricFamily("actorsched_executions", "Executions that ended, by outcome",
                                          labels=["agent", "outcome"])
         counters = {key: CounterMetricFamily(f"actorsched_{name}", text, labels=["agent"])
